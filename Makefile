@@ -1,0 +1,41 @@
+# EstudiApp core: every command creates .venv and installs what it needs on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# PYTHONDONTWRITEBYTECODE is set on our machines; without compiled .pyc files imports are 3-4x slower
+export UV_COMPILE_BYTECODE := 1
+export UV_LINK_MODE := copy
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install demo test docs bench lambda-bundle check-notebooks clean
+
+$(INSTALLED): settings.ini setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED) ## create .venv and install the package with its dev tools
+
+demo: install ## the main job on a synthetic national cohort, with embedded defaults
+	$(BIN)/estudiapp synth --rows 200000 --seed 2020 --out .estudiapp/demo/saberpro_synthetic.csv
+	$(BIN)/estudiapp ingest .estudiapp/demo/saberpro_synthetic.csv --out .estudiapp/demo/clean.parquet
+
+check-notebooks: install ## the package is what the notebooks export, and notebooks are committed clean
+	$(BIN)/python tools/check_notebooks.py
+
+docs: install ## render every notebook into the static site in docs/ (offline)
+	$(BIN)/python tools/build_docs.py
+
+test: install ## every test: export/clean checks, notebooks, docs build, pytest (summary last)
+	$(MAKE) --no-print-directory check-notebooks
+	$(BIN)/nbdev_test --n_workers 2 --flags "slow db s3"
+	$(MAKE) --no-print-directory docs
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+
+bench: install ## benchmarks: prints figures, asserts nothing
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf _proc docs/* .estudiapp artifacts
