@@ -5,18 +5,18 @@
 # %% auto #0
 __all__ = ['setting', 'Settings', 'get_settings', 'settings_table']
 
-# %% ../nbs/00_config.ipynb #2b74eb2d
+# %% ../nbs/00_config.ipynb #1c2b3539
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-# %% ../nbs/00_config.ipynb #84c13bbd
+# %% ../nbs/00_config.ipynb #3ecb0ab3
 def setting(default:str, # Value when the variable is unset or empty
             meaning:str): # One line for the README's configuration table
     "A field of `Settings`: its default and what it means"
     return field(default=default, metadata={'meaning': meaning})
 
-# %% ../nbs/00_config.ipynb #fab4c6c3
+# %% ../nbs/00_config.ipynb #0ea587bd
 @dataclass(frozen=True)
 class Settings:
     "EstudiApp settings, read from the environment by `get_settings`"
@@ -27,8 +27,8 @@ class Settings:
     PKL_LINEAR:str = setting('linear.pkl', "key of the linear model of the global score")
     PKL_XGBOOST:str = setting('xgboost.pkl', "key of the XGBoost low-score classifier")
     SHAPLEY_VALUES:str = setting('shap_values.npy', "key of the SHAP values of the test set")
-    TEST_DATASET_V3:str = setting('datasets/test_v3.parquet', "key of version 3 of the Saber Pro test dataset")
-    TEST_DATASET_V4:str = setting('datasets/test_v4.parquet', "key of version 4 of the Saber Pro test dataset (the API's default)")
+    TEST_DATASET_V3:str = setting('datasets/test_v3.csv', "key of version 3 of the Saber Pro test dataset (raw-layout CSV)")
+    TEST_DATASET_V4:str = setting('datasets/test_v4.csv', "key of version 4 of the Saber Pro test dataset (raw-layout CSV, the API's default)")
     DATABASE_URL:str = setting('', "PostgreSQL URL; empty starts an embedded PostgreSQL in `PGDATA_DIR`")
     PGDATA_DIR:str = setting('.estudiapp/pgdata', "data directory of the embedded PostgreSQL")
     AWS_ENDPOINT_URL_S3:str = setting('', "S3 endpoint override (a local S3 server in tests); empty means AWS")
@@ -37,7 +37,7 @@ class Settings:
     @property
     def artifacts_root(self)->Path: return Path(self.ARTIFACTS_DIR)
 
-# %% ../nbs/00_config.ipynb #a69a9447
+# %% ../nbs/00_config.ipynb #c50e83bc
 def get_settings(env:dict|None=None, # Mapping to read; defaults to `os.environ`
                  **overrides)->Settings: # Settings with environment values and `overrides` applied
     "Read `Settings` from the environment: unset or empty variables keep their default"
@@ -45,7 +45,7 @@ def get_settings(env:dict|None=None, # Mapping to read; defaults to `os.environ`
     values = {f.name: env[f.name] for f in fields(Settings) if env.get(f.name)}
     return Settings(**{**values, **overrides})
 
-# %% ../nbs/00_config.ipynb #1c84ad6e
+# %% ../nbs/00_config.ipynb #5c526dc5
 def settings_table()->str:
     "Markdown table of every setting: name, default and meaning"
     rows = ['| variable | default | meaning |', '|---|---|---|']
