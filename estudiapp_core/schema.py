@@ -7,10 +7,10 @@ __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'I
            'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'GENDER', 'ENGLISH_LEVEL', 'DEPARTMENTS', 'MODULE_SCORES', 'COLUMNS',
            'REPAIRS', 'DERIVED', 'TUITION_BANDS', 'LOW_SCORE_PERCENTILE', 'Column', 'columns_of']
 
-# %% ../nbs/01_schema.ipynb #c3fd60ac
+# %% ../nbs/01_schema.ipynb #c8a70cc3
 from dataclasses import dataclass, field
 
-# %% ../nbs/01_schema.ipynb #30ace12e
+# %% ../nbs/01_schema.ipynb #59eef473
 @dataclass(frozen=True)
 class Column:
     "One Saber Pro column: its type, allowed values and role"
@@ -30,7 +30,7 @@ class Column:
         return {'id':'string', 'period':'int32', 'date':'datetime64[ns]', 'code':'string', 'text':'string',
                 'category':'category', 'ordinal':'category', 'score':'float64', 'percentile':'float64'}[self.kind]
 
-# %% ../nbs/01_schema.ipynb #8a7880ad
+# %% ../nbs/01_schema.ipynb #f91193d5
 YES_NO = ('No', 'Si')
 STRATA = ('Sin Estrato', 'Estrato 1', 'Estrato 2', 'Estrato 3', 'Estrato 4', 'Estrato 5', 'Estrato 6')
 PARENT_EDUCATION = ('Ninguno', 'Primaria incompleta', 'Primaria completa',
@@ -52,7 +52,7 @@ PROGRAM_LEVEL = ('UNIVERSITARIO', 'TECNOLOGÍA', 'TÉCNICO PROFESIONAL', 'ESCUEL
 GENDER = ('F', 'M')
 ENGLISH_LEVEL = ('-A1', 'A1', 'A2', 'B1', 'B2')
 
-# %% ../nbs/01_schema.ipynb #20ddd0a0
+# %% ../nbs/01_schema.ipynb #79d6e8ca
 DEPARTMENTS = {
     '05':'ANTIOQUIA', '08':'ATLANTICO', '11':'BOGOTÁ', '13':'BOLIVAR', '15':'BOYACA', '17':'CALDAS',
     '18':'CAQUETA', '19':'CAUCA', '20':'CESAR', '23':'CORDOBA', '25':'CUNDINAMARCA', '27':'CHOCO',
@@ -61,7 +61,7 @@ DEPARTMENTS = {
     '81':'ARAUCA', '85':'CASANARE', '86':'PUTUMAYO', '88':'SAN ANDRES', '91':'AMAZONAS', '94':'GUAINIA',
     '95':'GUAVIARE', '97':'VAUPES', '99':'VICHADA', '99999':'EXTRANJERO'}
 
-# %% ../nbs/01_schema.ipynb #5df760c6
+# %% ../nbs/01_schema.ipynb #ddf3f9c5
 MODULE_SCORES = ('MOD_RAZONA_CUANTITAT_PUNT', 'MOD_COMUNI_ESCRITA_PUNT', 'MOD_LECTURA_CRITICA_PUNT',
                  'MOD_INGLES_PUNT', 'MOD_COMPETEN_CIUDADA_PUNT')
 
@@ -107,7 +107,7 @@ COLUMNS = {c.name: c for c in [
     Column('PERCENTIL_GLOBAL', 'percentile', 'national percentile of the global score in its period', low=1, high=100),
 ]}
 
-# %% ../nbs/01_schema.ipynb #c26918ed
+# %% ../nbs/01_schema.ipynb #2b5b3ddc
 REPAIRS = {
     'ESTU_METODO_PRGM': {'DISTANCIA VITUAL': 'DISTANCIA VIRTUAL', 'SEMIPRESENCIAL': 'SEMI-PRESENCIAL'},
     'ESTU_DEPTO_RESIDE': {'BOGOTA': 'BOGOTÁ', 'BOGOTÁ D.C.': 'BOGOTÁ', 'NARINO': 'NARIÑO',
@@ -121,16 +121,17 @@ REPAIRS = {
     'FAMI_EDUCACIONMADRE': {'No aplica': 'No Aplica'},
 }
 
-# %% ../nbs/01_schema.ipynb #24b3f3f8
+# %% ../nbs/01_schema.ipynb #bab6ceb9
 def columns_of(kind:str|None=None, # Keep only this kind ('category', 'ordinal', 'score', ...)
                feature:bool|None=None, # Keep only model inputs (True) or non-inputs (False)
-               required:bool|None=None)->list[str]: # Keep only required (True) or optional (False) columns
+               required:bool|None=None, # Keep only required (True) or optional (False) columns
+              )->list[str]:
     "Names of the schema's columns that match every given filter, in schema order"
     return [c.name for c in COLUMNS.values()
             if (kind is None or c.kind == kind) and (feature is None or c.feature == feature)
             and (required is None or c.required == required)]
 
-# %% ../nbs/01_schema.ipynb #d804dee5
+# %% ../nbs/01_schema.ipynb #9625cd8f
 DERIVED = {
     'EXAM_YEAR': 'year of the exam period (int)',
     'EXAM_SEMESTER': 'period digit of the exam, 1-5 (int)',
