@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['BadInput', 'atomic_output', 'sha256_bytes', 'sha256_file', 'progress']
 
-# %% ../nbs/00a_core.ipynb #230a0d8f
+# %% ../nbs/00a_core.ipynb #7a8edd2e
 import hashlib, os, shutil, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-# %% ../nbs/00a_core.ipynb #fdfb4f55
+# %% ../nbs/00a_core.ipynb #7796545a
 class BadInput(ValueError):
     "Input a user can fix: the CLI prints the message and exits with code 2"
     exit_code = 2
 
-# %% ../nbs/00a_core.ipynb #551d1083
+# %% ../nbs/00a_core.ipynb #eb5df5c8
 @contextmanager
 def atomic_output(dest:str|Path, # Final file or directory
                   is_dir:bool=False): # Create a temporary directory instead of a file path
@@ -27,13 +27,16 @@ def atomic_output(dest:str|Path, # Final file or directory
     try:
         yield target
         if is_dir:
-            if dest.exists(): shutil.rmtree(dest)
+            # Move the old directory aside before the swap, so `dest` is missing only between two renames
+            old = tmp.with_name(tmp.name + '.old')
+            if dest.exists(): os.replace(dest, old)
             os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
         else: os.replace(target, dest)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
-# %% ../nbs/00a_core.ipynb #34f82e3d
+# %% ../nbs/00a_core.ipynb #9648434c
 def sha256_bytes(data:bytes)->str:
     "Hex sha256 of `data`"
     return hashlib.sha256(data).hexdigest()
@@ -45,7 +48,7 @@ def sha256_file(path:str|Path, chunk:int=1<<20)->str:
         for block in iter(lambda: f.read(chunk), b''): h.update(block)
     return h.hexdigest()
 
-# %% ../nbs/00a_core.ipynb #0fc1b9a1
+# %% ../nbs/00a_core.ipynb #eab5ab5a
 def progress(iterable=None, **kwargs):
     "A `tqdm` progress bar on stderr, disabled when stderr is not a terminal or `ESTUDIAPP_PROGRESS=0`"
     from tqdm.auto import tqdm
