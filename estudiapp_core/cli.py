@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'main', 'run_main']
 
-# %% ../nbs/90_cli.ipynb #9871c6cc
+# %% ../nbs/90_cli.ipynb #ee99c634
 import argparse, importlib, logging, sys
 from .core import BadInput
 
-# %% ../nbs/90_cli.ipynb #cf81b36b
+# %% ../nbs/90_cli.ipynb #4acb1d1d
 COMMANDS = {
     'synth':  ('estudiapp_core.synth',    'write a synthetic Saber Pro raw file in the real layout'),
     'ingest': ('estudiapp_core.ingest',   'validate and clean raw ICFES files into a clean parquet table'),
@@ -19,7 +19,7 @@ COMMANDS = {
     'serve':  ('estudiapp_core.api',      'run the REST API locally on the stored artifacts'),
 }
 
-# %% ../nbs/90_cli.ipynb #feb94ecb
+# %% ../nbs/90_cli.ipynb #fe7e9f01
 def _top_parser():
     from estudiapp_core import __version__
     p = argparse.ArgumentParser(prog='estudiapp', description='EstudiApp core: Saber Pro analytics, models and API.',
@@ -31,7 +31,7 @@ def _top_parser():
     p.add_argument('args', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
-# %% ../nbs/90_cli.ipynb #98014f0c
+# %% ../nbs/90_cli.ipynb #3d5d3ea6
 def main(argv:list[str]|None=None)->int: # Exit code: 0 done, 2 bad input
     "Entry point of the `estudiapp` console script"
     top = _top_parser().parse_args(argv)
@@ -49,8 +49,12 @@ def main(argv:list[str]|None=None)->int: # Exit code: 0 done, 2 bad input
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`estudiapp ingest ... | head`): not an error of ours or the user's
+        sys.stderr.close()
+        return 0
 
-# %% ../nbs/90_cli.ipynb #389bea22
+# %% ../nbs/90_cli.ipynb #600f2c04
 def run_main():
     "Console-script wrapper: exit with `main`'s code"
     sys.exit(main())

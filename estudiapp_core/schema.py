@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'INSTITUTION_CHARACTER', 'INSTITUTION_ORIGIN',
-           'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'GENDER', 'ENGLISH_LEVEL', 'DEPARTMENTS', 'MODULE_SCORES', 'COLUMNS',
-           'REPAIRS', 'DERIVED', 'TUITION_BANDS', 'LOW_SCORE_PERCENTILE', 'Column', 'columns_of']
+           'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'TUITION_SOURCE', 'GENDER', 'ENGLISH_LEVEL', 'DEPARTMENTS',
+           'MODULE_SCORES', 'COLUMNS', 'REPAIRS', 'DERIVED', 'TUITION_BANDS', 'LOW_SCORE_PERCENTILE', 'Column',
+           'columns_of']
 
-# %% ../nbs/01_schema.ipynb #c8a70cc3
+# %% ../nbs/01_schema.ipynb #265a7123
 from dataclasses import dataclass, field
 
-# %% ../nbs/01_schema.ipynb #59eef473
+# %% ../nbs/01_schema.ipynb #3cafa934
 @dataclass(frozen=True)
 class Column:
     "One Saber Pro column: its type, allowed values and role"
@@ -30,7 +31,7 @@ class Column:
         return {'id':'string', 'period':'int32', 'date':'datetime64[ns]', 'code':'string', 'text':'string',
                 'category':'category', 'ordinal':'category', 'score':'float64', 'percentile':'float64'}[self.kind]
 
-# %% ../nbs/01_schema.ipynb #f91193d5
+# %% ../nbs/01_schema.ipynb #c19d555d
 YES_NO = ('No', 'Si')
 STRATA = ('Sin Estrato', 'Estrato 1', 'Estrato 2', 'Estrato 3', 'Estrato 4', 'Estrato 5', 'Estrato 6')
 PARENT_EDUCATION = ('Ninguno', 'Primaria incompleta', 'Primaria completa',
@@ -49,10 +50,11 @@ INSTITUTION_ORIGIN = ('NO OFICIAL - CORPORACIÓN', 'NO OFICIAL - FUNDACIÓN', 'O
                       'OFICIAL MUNICIPAL', 'OFICIAL NACIONAL', 'REGIMEN ESPECIAL')
 PROGRAM_METHOD = ('PRESENCIAL', 'SEMI-PRESENCIAL', 'DISTANCIA', 'DISTANCIA VIRTUAL')
 PROGRAM_LEVEL = ('UNIVERSITARIO', 'TECNOLOGÍA', 'TÉCNICO PROFESIONAL', 'ESCUELA NORMAL SUPERIOR')
+TUITION_SOURCE = ('Becas o Subsidios', 'Creditos', 'Familiares', 'Propios')
 GENDER = ('F', 'M')
 ENGLISH_LEVEL = ('-A1', 'A1', 'A2', 'B1', 'B2')
 
-# %% ../nbs/01_schema.ipynb #79d6e8ca
+# %% ../nbs/01_schema.ipynb #7a1e8cd7
 DEPARTMENTS = {
     '05':'ANTIOQUIA', '08':'ATLANTICO', '11':'BOGOTÁ', '13':'BOLIVAR', '15':'BOYACA', '17':'CALDAS',
     '18':'CAQUETA', '19':'CAUCA', '20':'CESAR', '23':'CORDOBA', '25':'CUNDINAMARCA', '27':'CHOCO',
@@ -61,7 +63,7 @@ DEPARTMENTS = {
     '81':'ARAUCA', '85':'CASANARE', '86':'PUTUMAYO', '88':'SAN ANDRES', '91':'AMAZONAS', '94':'GUAINIA',
     '95':'GUAVIARE', '97':'VAUPES', '99':'VICHADA', '99999':'EXTRANJERO'}
 
-# %% ../nbs/01_schema.ipynb #ddf3f9c5
+# %% ../nbs/01_schema.ipynb #047b67b1
 MODULE_SCORES = ('MOD_RAZONA_CUANTITAT_PUNT', 'MOD_COMUNI_ESCRITA_PUNT', 'MOD_LECTURA_CRITICA_PUNT',
                  'MOD_INGLES_PUNT', 'MOD_COMPETEN_CIUDADA_PUNT')
 
@@ -92,6 +94,8 @@ COLUMNS = {c.name: c for c in [
     _yes_no('ESTU_PAGOMATRICULACREDITO', 'tuition paid by a loan'),
     _yes_no('ESTU_PAGOMATRICULAPADRES', 'tuition paid by the parents'),
     _yes_no('ESTU_PAGOMATRICULAPROPIO', 'tuition paid by the student'),
+    # Since 2023 one column names the main source of tuition instead of the four yes/no columns above
+    Column('ESTU_PAGOMATRICULA', 'category', 'main source of the tuition (2023 onwards)', TUITION_SOURCE),
     Column('INST_COD_INSTITUCION', 'code', 'ICFES code of the institution'),
     Column('INST_NOMBRE_INSTITUCION', 'text', 'name of the institution'),
     Column('INST_CARACTER_ACADEMICO', 'category', 'academic character of the institution', INSTITUTION_CHARACTER, feature=True),
@@ -107,7 +111,7 @@ COLUMNS = {c.name: c for c in [
     Column('PERCENTIL_GLOBAL', 'percentile', 'national percentile of the global score in its period', low=1, high=100),
 ]}
 
-# %% ../nbs/01_schema.ipynb #2b5b3ddc
+# %% ../nbs/01_schema.ipynb #5b387952
 REPAIRS = {
     'ESTU_METODO_PRGM': {'DISTANCIA VITUAL': 'DISTANCIA VIRTUAL', 'SEMIPRESENCIAL': 'SEMI-PRESENCIAL'},
     'ESTU_DEPTO_RESIDE': {'BOGOTA': 'BOGOTÁ', 'BOGOTÁ D.C.': 'BOGOTÁ', 'NARINO': 'NARIÑO',
@@ -116,12 +120,14 @@ REPAIRS = {
     'INST_CARACTER_ACADEMICO': {'INSTITUCION UNIVERSITARIA': 'INSTITUCIÓN UNIVERSITARIA',
                                 'INSTITUCION TECNOLOGICA': 'INSTITUCIÓN TECNOLÓGICA',
                                 'TECNICA PROFESIONAL': 'TÉCNICA PROFESIONAL'},
-    'FAMI_ESTRATOVIVIENDA': {'Sin estrato': 'Sin Estrato'},
+    # Older questionnaires spelled "no stratum" out; it means the same answer
+    'FAMI_ESTRATOVIVIENDA': {'Sin estrato': 'Sin Estrato',
+                             'Vive en una zona rural donde no hay estratificación socioeconómica': 'Sin Estrato'},
     'FAMI_EDUCACIONPADRE': {'No aplica': 'No Aplica'},
     'FAMI_EDUCACIONMADRE': {'No aplica': 'No Aplica'},
 }
 
-# %% ../nbs/01_schema.ipynb #bab6ceb9
+# %% ../nbs/01_schema.ipynb #53d8fd8b
 def columns_of(kind:str|None=None, # Keep only this kind ('category', 'ordinal', 'score', ...)
                feature:bool|None=None, # Keep only model inputs (True) or non-inputs (False)
                required:bool|None=None, # Keep only required (True) or optional (False) columns
@@ -131,7 +137,7 @@ def columns_of(kind:str|None=None, # Keep only this kind ('category', 'ordinal',
             if (kind is None or c.kind == kind) and (feature is None or c.feature == feature)
             and (required is None or c.required == required)]
 
-# %% ../nbs/01_schema.ipynb #9625cd8f
+# %% ../nbs/01_schema.ipynb #baadf261
 DERIVED = {
     'EXAM_YEAR': 'year of the exam period (int)',
     'EXAM_SEMESTER': 'period digit of the exam, 1-5 (int)',
