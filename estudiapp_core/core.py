@@ -51,6 +51,6 @@ def sha256_file(path:str|Path, chunk:int=1<<20)->str:
 # %% ../nbs/00a_core.ipynb #eab5ab5a
 def progress(iterable=None, **kwargs):
     "A `tqdm` progress bar on stderr, disabled when stderr is not a terminal or `ESTUDIAPP_PROGRESS=0`"
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain tqdm: text bars work in terminals and notebooks without ipywidgets
     quiet = os.environ.get('ESTUDIAPP_PROGRESS') == '0' or not sys.stderr.isatty()
     return tqdm(iterable, disable=quiet if 'disable' not in kwargs else kwargs.pop('disable'), **kwargs)

@@ -45,7 +45,9 @@ TUITION = ('No pagó matrícula', 'Menos de 500 mil', 'Entre 500 mil y menos de 
            'Entre 4 millones y menos de 5.5 millones', 'Entre 5.5 millones y menos de 7 millones',
            'Más de 7 millones')
 HOURS_WORKED = ('0', 'Menos de 10 horas', 'Entre 11 y 20 horas', 'Entre 21 y 30 horas', 'Más de 30 horas')
-INSTITUTION_CHARACTER = ('UNIVERSIDAD', 'INSTITUCIÓN UNIVERSITARIA', 'INSTITUCIÓN TECNOLÓGICA', 'TÉCNICA PROFESIONAL')
+INSTITUTION_CHARACTER = ('UNIVERSIDAD', 'INSTITUCIÓN UNIVERSITARIA', 'INSTITUCIÓN TECNOLÓGICA', 'TÉCNICA PROFESIONAL',
+                         # rare in recent files, but the dictionary lists them
+                         'INSTITUCIÓN DE EDUCACIÓN SUPERIOR', 'INSTITUCION DE EDUCACION MEDIA', 'ESCUELA NORMAL SUPERIOR')
 INSTITUTION_ORIGIN = ('NO OFICIAL - CORPORACIÓN', 'NO OFICIAL - FUNDACIÓN', 'OFICIAL DEPARTAMENTAL',
                       'OFICIAL MUNICIPAL', 'OFICIAL NACIONAL', 'REGIMEN ESPECIAL')
 PROGRAM_METHOD = ('PRESENCIAL', 'SEMI-PRESENCIAL', 'DISTANCIA', 'DISTANCIA VIRTUAL')
