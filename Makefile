@@ -8,7 +8,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test docs bench lambda-bundle check-notebooks clean
+.PHONY: install demo test docs bench lambda-bundle fuzz check-notebooks clean
 
 $(INSTALLED): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,5 +37,11 @@ test: install ## every test: export/clean checks, notebooks, docs build, pytest 
 bench: install ## benchmarks: prints figures, asserts nothing
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+lambda-bundle: install ## Lambda zip build/lambda-bundle.zip from lambda/requirements.txt (built with a local Python 3.12, the runtime's)
+	$(BIN)/python tools/build_lambda_bundle.py
+
+fuzz: install ## schemathesis against `estudiapp serve`: at least 500 requests, no 5xx, answers match the OpenAPI
+	$(BIN)/python tools/fuzz_api.py
+
 clean:
-	rm -rf _proc docs/* .estudiapp artifacts
+	rm -rf _proc docs/* .estudiapp artifacts build .bench

@@ -1,0 +1,296 @@
+"""The REST API on the artifacts of a real (small) run and a real PostgreSQL: every route, the error contract, the seed's
+response shape checked against pandas, the committed OpenAPI document, and `estudiapp serve` as a user runs it."""
+import io, json, os, socket, subprocess, sys, time, warnings
+from pathlib import Path
+import numpy as np
+import pytest
+
+warnings.filterwarnings('ignore', message='.*httpx.*')  # starlette's TestClient on httpx 0.28
+from fastapi.testclient import TestClient
+from estudiapp_core.api import create_app, openapi_document, openapi_text
+from estudiapp_core.config import get_settings
+from estudiapp_core.serving import MAX_BATCH, Serving, frame_json
+from estudiapp_core.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDENT = json.loads(json.loads((ROOT/'lambda'/'events'/'predict_one_v1.json').read_text())['body'])
+ERROR_KEYS = {'status', 'error', 'message', 'fields'}
+
+
+@pytest.fixture(scope='module')
+def serving(serving_store, stats_database):
+    "The serving state of the small run's artifacts, with the test database"
+    serving = Serving(open_store(serving_store), settings=get_settings(DATABASE_URL=stats_database)).load()
+    yield serving
+    serving.close()
+
+
+@pytest.fixture(scope='module')
+def client(serving):
+    return TestClient(create_app(serving), raise_server_exceptions=False)
+
+
+def test_openapi_committed_copy_is_current():
+    committed = (ROOT/'openapi.json').read_text(encoding='utf-8')
+    assert committed == openapi_text(), 'openapi.json is stale: run `estudiapp serve --openapi openapi.json`'
+
+
+def test_openapi_and_docs_are_served(client):
+    assert client.get('/openapi.json').json() == openapi_document()
+    docs = client.get('/docs')
+    assert docs.status_code == 200 and 'swagger' in docs.text.lower()
+
+
+# --- predictions --------------------------------------------------------------------------------------------------
+
+def test_predict_one_matches_the_bundle(client, serving):
+    r = client.post('/v1/predict', json=STUDENT)
+    assert r.status_code == 200
+    [answer] = r.json()['predictions']
+    student = {**STUDENT, 'ESTU_DEPTO_RESIDE': 'BOGOTÁ'}  # the API repairs BOGOTA as the ingest does
+    [direct] = serving.bundle.predict([student], top_k=3)
+    assert same(answer, json.loads(json.dumps(direct)))
+    assert len(answer['reasons']) == 3 and answer['score_interval'][0] <= answer['predicted_score'] <= answer['score_interval'][1]
+    assert answer['risk_band'] == ('high' if answer['low_score_probability'] >= 0.8 else answer['risk_band'])
+
+
+def test_predict_batch_keeps_order_and_top_k(client):
+    students = [STUDENT, {'FAMI_ESTRATOVIVIENDA': 'Estrato 1'}, {}]
+    r = client.post('/v1/predict?top_k=1', json=students)
+    assert r.status_code == 200
+    answers = r.json()['predictions']
+    assert len(answers) == 3 and all(len(a['reasons']) == 1 for a in answers)
+    singles = [client.post('/v1/predict?top_k=1', json=s).json()['predictions'][0] for s in students]
+    assert same(answers, singles)  # up to rounding: a batch's matrix product may round the last digit differently
+    assert client.post('/v1/predict?top_k=0', json={}).json()['predictions'][0]['reasons'] == []
+
+
+def same(a, b)->bool:
+    "Equal JSON values, floats up to 1e-9 relative"
+    if isinstance(a, float) or isinstance(b, float): return a == pytest.approx(b, rel=1e-9)
+    if isinstance(a, dict): return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list): return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+    return a == b
+
+
+def test_full_batch_is_accepted(client):
+    r = client.post('/v1/predict?top_k=0', json=[{'PERIODO': '20195'}] * MAX_BATCH)
+    assert r.status_code == 200 and len(r.json()['predictions']) == MAX_BATCH
+
+
+def test_model_card_and_health(client, serving):
+    assert client.get('/v1/model').json() == serving.bundle.model_card
+    health = client.get('/health').json()
+    assert health['status'] == 'ok' and health['model_version'] == serving.bundle.model_card.get('model_version')
+
+
+# --- errors: status, JSON shape, the field named ------------------------------------------------------------------
+
+BAD = [  # (method, path, body bytes or JSON, content type, status, fields named)
+    ('post', '/v1/predict', b'{"PERIODO": "20195",', 'application/json', 400, []),
+    ('post', '/v1/predict', b'\xff\xfe\x00', 'application/json', 400, []),
+    ('post', '/v1/predict', {'NOMBRE': 'Ana'}, None, 422, ['NOMBRE']),
+    ('post', '/v1/predict', {'ESTU_GENERO': 'X'}, None, 422, ['ESTU_GENERO']),
+    ('post', '/v1/predict', {'FAMI_TIENEINTERNET': True}, None, 422, ['FAMI_TIENEINTERNET']),
+    ('post', '/v1/predict', {'PERIODO': '2019'}, None, 422, ['PERIODO']),
+    ('post', '/v1/predict', {'ESTU_FECHANACIMIENTO': '31/02/1999'}, None, 422, ['ESTU_FECHANACIMIENTO']),
+    ('post', '/v1/predict', {'PUNT_GLOBAL': '301'}, None, 422, ['PUNT_GLOBAL']),
+    ('post', '/v1/predict', [{}, {'ESTU_GENERO': 'F', 'X': 1}], None, 422, ['[1].X']),
+    ('post', '/v1/predict', [{'PERIODO': '20191'}, {'PERIODO': '1'}], None, 422, ['[1].PERIODO']),
+    ('post', '/v1/predict', [], None, 422, ['body']),
+    ('post', '/v1/predict', 'BOGOTA', None, 422, ['body']),
+    ('post', '/v1/predict', None, None, 422, ['body']),
+    ('post', '/v1/predict', b'{"PERIODO": "20195"}', 'text/plain', 422, ['body']),
+    ('post', '/v1/predict', [{}] * (MAX_BATCH + 1), None, 413, []),
+    ('post', '/v1/predict', [{'X': 1}] * (MAX_BATCH + 1), None, 413, []),
+    ('post', '/v1/predict?top_k=11', {}, None, 422, ['top_k']),
+    ('post', '/v1/predict?top_k=dos', {}, None, 422, ['top_k']),
+    ('get', '/v1/predict', None, None, 405, []),
+    ('get', '/v2/predict', None, None, 404, []),
+    ('post', '/predictLinear', b'departamento=BOGOTA', 'text/plain', 422, ['departamento']),
+    ('post', '/predictLinear', b'department=ATLANTIS', 'text/plain', 422, ['department']),
+    ('post', '/predictLinear', b'limit=100000', 'text/plain', 422, ['limit']),
+    ('post', '/predictLinear', b'offset=-1', 'text/plain', 422, ['offset']),
+    ('post', '/predictXgboost', b'filename=../manifest.json', 'text/plain', 404, ['filename']),
+    ('post', '/predictXgboost', b'filename=/etc/passwd', 'text/plain', 404, ['filename']),
+    ('post', '/getFeatures', b'BOGOTA', 'text/plain', 422, ['body']),
+    ('post', '/getFeatures', b'top=0', 'text/plain', 422, ['top']),
+    ('post', '/getFeatures', b'{"department": ', 'application/json', 422, ['body']),
+    ('get', '/v1/stats/departments?period=20196', None, None, 422, ['period']),
+    ('get', '/v1/stats/departments?period=abc', None, None, 422, ['period']),
+    ('get', '/v1/stats/institutions?min_students=1', None, None, 422, ['min_students']),
+    ('get', '/v1/stats/social-factors?factor=religion', None, None, 422, ['factor']),
+    ('get', '/v1/stats/risk?by=institution&department=11', None, None, 422, ['department']),
+]
+
+@pytest.mark.parametrize('method, path, body, content_type, status, fields', BAD, ids=[f'{b[1]}-{b[4]}-{i}' for i, b in enumerate(BAD)])
+def test_bad_input_is_a_json_4xx_naming_the_field(client, method, path, body, content_type, status, fields):
+    kwargs = {}
+    if isinstance(body, bytes): kwargs = {'content': body, 'headers': {'content-type': content_type}}
+    elif body is not None or method == 'post': kwargs = {'json': body}
+    r = getattr(client, method)(path, **kwargs)
+    assert r.status_code == status, r.text
+    assert r.headers['content-type'] == 'application/json'
+    answer = r.json()
+    assert set(answer) == ERROR_KEYS and answer['status'] == status
+    assert [f['field'] for f in answer['fields']] == fields
+
+
+def test_unavailable_artifacts_are_503(tmp_path, serving_store):
+    "A tampered artifact is refused at load, and the API says so with a 503, not a 500"
+    import shutil
+    copy = tmp_path/'artifacts'
+    shutil.copytree(serving_store, copy)
+    (copy/'serving'/'bundle.json').write_text('{}')
+    client = TestClient(create_app(Serving(open_store(copy))), raise_server_exceptions=False)
+    r = client.post('/v1/predict', json=STUDENT)
+    assert r.status_code == 503 and 'serving/bundle.json' in r.json()['message']
+    assert client.get('/health').status_code == 503
+
+
+def test_internal_errors_are_generic_and_logged_without_values(serving_store, caplog):
+    "An unexpected failure is a JSON 500 whose log names the route and the error type, never the student's values"
+    serving = Serving(open_store(serving_store)).load()
+    def broken(students, top_k=3): raise RuntimeError(f"cannot score {students[0].get('INST_NOMBRE_INSTITUCION')}")
+    serving._bundle.predict = broken
+    client = TestClient(create_app(serving), raise_server_exceptions=False)
+    r = client.post('/v1/predict', json={'INST_NOMBRE_INSTITUCION': 'ZZ-SECRET-ZZ'})
+    assert r.status_code == 500 and r.json() == {'status': 500, 'error': 'internal', 'message': 'internal error', 'fields': []}
+    assert 'RuntimeError' in caplog.text and 'ZZ-SECRET-ZZ' not in caplog.text
+
+
+# --- the seed's routes ----------------------------------------------------------------------------------------------
+
+def table(response)->dict:
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {'data'} and isinstance(response.json()['data'], str)
+    return json.loads(response.json()['data'])
+
+
+def test_frame_json_writes_what_pandas_writes():
+    import pandas as pd
+    rows = {0: {'feature': 'FAMI_ESTRATOVIVIENDA', 'value': 0.123456789012, 'quintile': 1, 'normalized_value': 1/3},
+            7: {'feature': 'ESTU_DEPTO_RESIDE', 'value': float('nan'), 'quintile': 5, 'normalized_value': 2/3}}
+    frame = pd.DataFrame.from_dict(rows, orient='index')
+    assert frame_json(rows) == frame.to_json(orient='index')
+
+
+def test_seed_predict_routes(client, serving):
+    dataset = serving.dataset(serving.settings.TEST_DATASET_V4)
+    linear = table(client.post('/predictLinear', content=b'limit=5&offset=2', headers={'content-type': 'text/plain'}))
+    assert list(linear) == ['2', '3', '4', '5', '6']
+    row = linear['3']
+    assert set(row) == {'ESTU_DEPTO_RESIDE', 'PERIODO', 'PUNT_GLOBAL', 'predicted_score', 'score_low', 'score_high'}
+    direct = serving.bundle.predict([dataset.student(3)], top_k=0)[0]
+    assert row['predicted_score'] == pytest.approx(direct['predicted_score'], rel=1e-9)
+    xgb = table(client.post('/predictXgboost', content=b'department=bogota&limit=3'))
+    assert len(xgb) == 3 and {r['ESTU_DEPTO_RESIDE'] for r in xgb.values()} == {'BOGOTÁ'}
+    assert all(0 <= r['low_score_probability'] <= 1 and r['risk_band'] in ('high', 'medium', 'low', 'very low') for r in xgb.values())
+    assert not {0, 1} >= {r['low_score_probability'] for r in xgb.values()}  # probabilities, not the seed's 0/1 labels
+    same = [table(client.post('/predictXgboost', content=f'department={d}&limit=3'.encode())) for d in ('BOGOTÁ', '11', 'Bogota')]
+    assert all(s == xgb for s in same)
+    assert table(client.post('/predictLinear', content=b'filename=test_v4.csv&limit=2')) == table(client.post('/predictLinear', content=b'limit=2'))
+    assert table(client.post('/predictLinear', content=b'department=VAUPES&offset=100000')) == {}
+
+
+def test_get_features_agrees_with_the_explanations_notebook(client, serving):
+    "The seed's /getFeatures computed without pandas gives the rows of `explain.segment_importance` for a department"
+    explain = pytest.importorskip('estudiapp_core.explain')
+    shap = serving.shap_table()
+    departments = serving.dataset(serving.settings.TEST_DATASET_V4).column('ESTU_DEPTO_RESIDE')
+    found = table(client.post('/getFeatures', content=b'department=ANTIOQUIA&top=3'))
+    assert found and all(set(r) == {'feature', 'value', 'quintile', 'normalized_value'} for r in found.values())
+    values = np.load(io.BytesIO(serving.store.load_verified(serving.settings.SHAPLEY_VALUES)))
+    grouped = serving.bundle.group(values)
+    probability = serving.bundle.probability(np.column_stack([values, np.full(len(values), serving_bias(serving))]))
+    reference = explain.segment_importance(departments, grouped, list(serving.bundle.group_names), probability)
+    reference = reference[reference.segment == 'ANTIOQUIA'].groupby('quintile').head(3)
+    assert [(r['feature'], r['quintile']) for r in found.values()] == list(zip(reference.feature, reference.quintile))
+    assert [r['value'] for r in found.values()] == pytest.approx(reference.value.tolist(), rel=1e-5)
+    assert [r['normalized_value'] for r in found.values()] == pytest.approx(reference.normalized_value.tolist(), rel=1e-5)
+    assert len(table(client.post('/getFeatures', content=b''))) == 25  # every student, 5 features x 5 quintiles
+    assert shap['values'].shape[0] == len(departments)
+
+
+def serving_bias(serving)->float:
+    from estudiapp_core.serving import _bias
+    return _bias(serving.bundle)
+
+
+# --- dashboard statistics -------------------------------------------------------------------------------------------
+
+def test_stats_routes(client, stats_database):
+    from estudiapp_core import queries
+    cases = {'/v1/stats/departments?period=20195': queries.departments(stats_database, period=20195),
+             '/v1/stats/institutions?min_students=10&limit=3': queries.top_institutions(stats_database, min_students=10, limit=3),
+             '/v1/stats/trend?department=Bogot%C3%A1': queries.score_trend(stats_database, 'Bogotá'),
+             '/v1/stats/social-factors?factor=stratum': queries.social_factors(stats_database, factor='stratum'),
+             '/v1/stats/risk?by=institution&limit=2': queries.risk_distribution(stats_database, by='institution', limit=2)}
+    for path, expected in cases.items():
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text)
+        assert r.json() == {'rows': expected} and expected, path
+    injected = client.get('/v1/stats/trend', params={'department': "x'; DROP TABLE estudiapp.exam_result; --"})
+    assert injected.json() == {'rows': []}
+    assert client.get('/v1/stats/departments?period=20195').json()['rows']
+
+
+def test_stats_without_a_database_are_503(serving_store):
+    serving = Serving(open_store(serving_store), settings=get_settings({}))
+    r = TestClient(create_app(serving)).get('/v1/stats/trend')
+    assert r.status_code == 503 and 'DATABASE_URL' in r.json()['message']
+
+
+def test_serving_modules_import_no_heavy_libraries():
+    code = ('import sys, estudiapp_core.api, estudiapp_core.serving; '
+            'print(sorted({"pandas", "sklearn", "shap", "xgboost", "psycopg2"} & set(sys.modules)))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == '[]'
+
+
+# --- estudiapp serve --------------------------------------------------------------------------------------------------
+
+def free_port()->int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_estudiapp_serve(serving_store, stats_database, tmp_path):
+    "The CLI serves every kind of route on the stored artifacts and the configured database, with the docs page"
+    import httpx
+    port = free_port()
+    env = {**os.environ, 'DATABASE_URL': stats_database}
+    server = subprocess.Popen([str(Path(sys.executable).parent/'estudiapp'), 'serve', '--port', str(port), '--store', str(serving_store)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    base = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f'{base}/health', timeout=1).status_code == 200: break
+            except httpx.TransportError: pass
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.1)
+        assert httpx.post(f'{base}/v1/predict', json=STUDENT).status_code == 200
+        assert httpx.get(f'{base}/v1/stats/trend').json()['rows']
+        assert httpx.post(f'{base}/getFeatures', content='department=BOGOTA').status_code == 200
+        assert httpx.get(f'{base}/docs').status_code == 200
+        assert httpx.get(f'{base}/openapi.json').json() == openapi_document()
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=20)[0]
+    assert f'{base} (interactive docs: {base}/docs)' in log
+    assert 'Estrato 2' not in log and 'BOGOTA' not in log.split('\n', 1)[1]  # access log lines carry no bodies
+
+
+def test_estudiapp_serve_without_artifacts_is_a_clear_error(tmp_path, capsys):
+    from estudiapp_core.cli import main
+    assert main(['serve', '--store', str(tmp_path/'none')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'estudiapp run' in err
+
+
+def test_estudiapp_serve_writes_the_openapi_document(tmp_path):
+    from estudiapp_core.cli import main
+    assert main(['serve', '--openapi', str(tmp_path/'o.json')]) == 0
+    assert (tmp_path/'o.json').read_text(encoding='utf-8') == openapi_text()
