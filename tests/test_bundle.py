@@ -1,0 +1,165 @@
+"""Serving bundle: same features, scores, probabilities and SHAP values as the scikit-learn pipeline on the whole test
+set (synthetic and real), validation messages, tamper refusal, and a serving path free of pandas, scikit-learn, shap."""
+import csv, io, json, pickle, subprocess, sys
+from pathlib import Path
+import numpy as np, pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from estudiapp_core.bundle import BUNDLE_MODEL, MODEL_CARD, load_bundle, risk_band
+from estudiapp_core.config import get_settings
+from estudiapp_core.core import BadInput
+from estudiapp_core.ingest import ingest_frame
+from estudiapp_core.pipeline import run_pipeline
+from estudiapp_core.schema import COLUMNS
+from estudiapp_core.store import TamperedArtifact, open_store
+
+REAL = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'saberpro_2018_2021_polijic_raw.csv'
+KEYS = get_settings()
+
+
+@pytest.fixture(scope='module')
+def synthetic_store(tmp_path_factory):
+    "Artifacts of the main job on 20,000 synthetic students"
+    folder = tmp_path_factory.mktemp('bundle')/'artifacts'
+    run_pipeline(rows=20_000, seed=5, store=folder, show_progress=False)
+    return folder
+
+
+def stored_test_set(store):
+    "The stored test students: raw rows (dicts of strings) and the same rows cleaned by the ingest"
+    data = store.load_verified(KEYS.TEST_DATASET_V4)
+    students = list(csv.DictReader(io.StringIO(data.decode('utf-8'))))
+    clean = ingest_frame(pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)).table
+    assert len(clean) == len(students)
+    return students, clean
+
+
+def sklearn_path(store, clean):
+    "Features, scores and P(low score) of the pickled scikit-learn pipeline"
+    pre, linear, classifier = (pickle.loads(store.load_verified(k)) for k in (KEYS.PKL_PRE, KEYS.PKL_LINEAR, KEYS.PKL_XGBOOST))
+    X = pre.transform(clean)
+    return X, linear.predict(X), classifier.low_score_probability(X)
+
+
+def assert_same_as_sklearn(folder):
+    store = open_store(folder)
+    bundle = load_bundle(store)
+    students, clean = stored_test_set(store)
+    X, score, probability = sklearn_path(store, clean)
+    X_bundle = bundle.featurize_batch(students)
+    assert np.abs(X_bundle - X).max() <= 1e-6
+    answers = bundle.predict(students)
+    assert np.abs(np.array([a['predicted_score'] for a in answers]) - score).max() <= 1e-6
+    assert np.abs(np.array([a['low_score_probability'] for a in answers]) - probability).max() <= 1e-6
+    stored_shap = np.load(io.BytesIO(store.load_verified(KEYS.SHAPLEY_VALUES)))
+    assert np.abs(bundle.contributions(X_bundle)[:, :-1] - stored_shap).max() <= 1e-5
+    names = json.loads(store.load_verified(KEYS.SHAPLEY_VALUES.replace('shap_values.npy', 'shap_feature_names.json')))
+    assert names == bundle.feature_names and len(bundle.feature_groups) == len(names)
+    return bundle, students
+
+
+def test_bundle_matches_sklearn_on_the_whole_synthetic_test_set(synthetic_store):
+    bundle, students = assert_same_as_sklearn(synthetic_store)
+    assert len(students) > 9_000
+
+
+@pytest.mark.skipif(not REAL.exists(), reason='real sample not available')
+def test_bundle_matches_sklearn_on_the_real_sample(tmp_path):
+    run_pipeline(data=[REAL], store=tmp_path/'artifacts', show_progress=False)
+    bundle, students = assert_same_as_sklearn(tmp_path/'artifacts')
+    assert bundle.model_card['oracle'] is None and bundle.model_card['data']['periods']['test'] == [20212, 20213]
+    # the real file's own rows (BOM, blanks, '0' hours, stray categories) featurize like their cleaned selves
+    real = pd.read_csv(REAL, dtype=str, keep_default_na=False, encoding='utf-8-sig')
+    rows = real[real.PERIODO.isin(['20212', '20213']) & (real.ESTU_ESTADOINVESTIGACION == 'PUBLICAR')]
+    by_id = {s['ESTU_CONSECUTIVO']: s for s in students}
+    raw = rows[rows.ESTU_CONSECUTIVO.isin(list(by_id))].drop_duplicates('ESTU_CONSECUTIVO').to_dict('records')
+    assert len(raw) > 1000
+    np.testing.assert_array_equal(bundle.featurize_batch(raw), bundle.featurize_batch([by_id[r['ESTU_CONSECUTIVO']] for r in raw]))
+
+
+def test_predict_answers_the_contract(synthetic_store):
+    bundle = load_bundle(synthetic_store)
+    answer = bundle.predict([{'ESTU_GENERO': 'M', 'FAMI_ESTRATOVIVIENDA': 'Estrato 1', 'PERIODO': '20195',
+                              'ESTU_FECHANACIMIENTO': '01/01/1990'}], top_k=5)[0]
+    assert set(answer) == {'predicted_score', 'score_interval', 'low_score_probability', 'risk_band', 'reasons', 'model_version'}
+    assert answer['score_interval'][0] <= answer['predicted_score'] <= answer['score_interval'][1]
+    assert answer['risk_band'] == risk_band(answer['low_score_probability'])
+    assert answer['model_version'] == bundle.model_card['model_version']
+    assert len(answer['reasons']) == 5
+    sizes = [abs(r['contribution']) for r in answer['reasons']]
+    assert sizes == sorted(sizes, reverse=True)
+    for r in answer['reasons']:
+        assert set(r) == {'feature', 'value', 'direction', 'contribution', 'text'}
+        assert r['direction'] == ('raises' if r['contribution'] > 0 else 'lowers') and r['direction'] in r['text']
+    age = next((r for r in bundle.predict([{'PERIODO': '20195', 'ESTU_FECHANACIMIENTO': '01/01/1990'}], top_k=50)[0]['reasons']
+                if r['feature'] == 'AGE'), None)
+    assert age is None or age['value'] == 29.0  # whole years on 1 January 2019
+    json.dumps(answer)  # plain JSON types only
+    assert bundle.predict([{}])[0]['risk_band'] in {'high', 'medium', 'low', 'very low'}
+
+
+students = st.fixed_dictionaries({}, optional={
+    name: st.one_of(st.sampled_from(col.categories), st.just(''), st.just('  '), st.none())
+    for name, col in COLUMNS.items() if col.kind in ('category', 'ordinal') and name != 'ESTU_COD_RESIDE_DEPTO'})
+
+
+@given(student=students)
+@settings(max_examples=60, deadline=None)
+def test_any_valid_student_gets_a_sane_answer(synthetic_store, student):
+    bundle = load_bundle(synthetic_store)
+    bundle.validate(student)
+    answer = bundle.predict([student])[0]
+    assert 0 <= answer['low_score_probability'] <= 1 and 0 <= answer['predicted_score'] <= 300
+    assert answer['score_interval'][0] <= answer['predicted_score'] <= answer['score_interval'][1]
+
+
+@pytest.mark.parametrize('student, message', [
+    ({'ESTU_COLOR': 'azul'}, "unknown field 'ESTU_COLOR'"),
+    ({'FAMI_ESTRATOVIVIENDA': 'Estrato 9'}, 'FAMI_ESTRATOVIVIENDA'),
+    ({'ESTU_GENERO': 'X'}, 'ESTU_GENERO'),
+    ({'MOD_INGLES_PUNT': '301'}, 'MOD_INGLES_PUNT'),
+    ({'PERIODO': '2019'}, 'PERIODO'),
+    ({'ESTU_FECHANACIMIENTO': '1999-02-31'}, 'ESTU_FECHANACIMIENTO'),
+])
+def test_validate_names_the_field(synthetic_store, student, message):
+    with pytest.raises(BadInput, match=message): load_bundle(synthetic_store).validate(student)
+
+
+def test_validate_accepts_what_the_ingest_repairs(synthetic_store):
+    bundle = load_bundle(synthetic_store)
+    student = {'ESTU_DEPTO_RESIDE': ' bogota ', 'ESTU_METODO_PRGM': 'DISTANCIA VITUAL', 'PERIODO': 20195, 'FAMI_TIENEINTERNET': ''}
+    bundle.validate(student)
+    same = {'ESTU_DEPTO_RESIDE': 'BOGOTÁ', 'ESTU_METODO_PRGM': 'DISTANCIA VIRTUAL', 'PERIODO': '20195'}
+    np.testing.assert_array_equal(bundle.featurize(student), bundle.featurize(same))
+
+
+def test_a_tampered_bundle_is_refused(synthetic_store, tmp_path):
+    store = open_store(tmp_path/'copy')
+    source = open_store(synthetic_store)
+    store.publish({k: source.get_bytes(k) for k in source.keys()})
+    store.put_bytes(BUNDLE_MODEL, source.get_bytes(BUNDLE_MODEL) + b' ')
+    with pytest.raises(TamperedArtifact, match=BUNDLE_MODEL): load_bundle(store)
+
+
+def test_serving_path_imports_neither_pandas_sklearn_nor_shap(synthetic_store):
+    code = f'''
+import sys, json
+from estudiapp_core.bundle import load_bundle
+bundle = load_bundle({str(synthetic_store)!r})
+answer = bundle.predict([{{"FAMI_ESTRATOVIVIENDA": "Estrato 2", "PERIODO": "20195"}}])
+bundle.validate({{"ESTU_GENERO": "F"}})
+print(json.dumps(sorted(m for m in ("pandas", "sklearn", "shap") if m in sys.modules)))
+'''
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_one_student_at_a_time_equals_the_batch(synthetic_store):
+    bundle = load_bundle(synthetic_store)
+    students, _ = stored_test_set(open_store(synthetic_store))
+    some = students[:300]
+    for one, batch in zip([bundle.predict([s])[0] for s in some], bundle.predict(some)):
+        for key in ('predicted_score', 'low_score_probability'): assert abs(one[key] - batch[key]) < 1e-9
+        assert one['risk_band'] == batch['risk_band'] and one['model_version'] == batch['model_version']
+        assert [(r['feature'], r['value'], r['direction']) for r in one['reasons']] == \
+               [(r['feature'], r['value'], r['direction']) for r in batch['reasons']]

@@ -1,0 +1,133 @@
+"""Model layer: the low-score label, the temporal split and its bad inputs, a preprocessor fitted on training rows only,
+quality against the synthetic oracle, and honest metrics on the real sample beside the naive baseline."""
+from pathlib import Path
+import numpy as np, pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from estudiapp_core.classifier import classification_metrics, search_classifier
+from estudiapp_core.core import BadInput
+from estudiapp_core.ingest import ingest_files, ingest_frame
+from estudiapp_core.linear import fit_linear, regression_metrics
+from estudiapp_core.preprocess import (TARGET, build_preprocessor, feature_groups, low_score_label, period_percentile,
+                                       temporal_split)
+from estudiapp_core.synth import oracle_metrics, synthesize
+
+REAL = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'saberpro_2018_2021_polijic_raw.csv'
+
+
+@pytest.fixture(scope='module')
+def cohort():
+    "A clean synthetic cohort of 40,000 students in two periods"
+    return ingest_frame(synthesize(40_000, seed=11)).table
+
+
+@pytest.fixture(scope='module')
+def fitted(cohort):
+    "Split, preprocessor and matrices of the cohort"
+    split = temporal_split(cohort, seed=0)
+    pre = build_preprocessor(split.train).fit(split.train)
+    X = {k: pre.transform(getattr(split, k)) for k in ('train', 'valid', 'test')}
+    return split, pre, X
+
+
+@given(st.lists(st.integers(0, 300), min_size=1, max_size=200), st.integers(1, 3))
+@settings(max_examples=60, deadline=None)
+def test_period_percentile_is_share_at_or_below(scores, periods):
+    frame = pd.DataFrame({'PERIODO': [20181 + (i % periods) for i in range(len(scores))], TARGET: np.array(scores, float)})
+    percentile = period_percentile(frame)
+    for period, group in frame.groupby('PERIODO'):
+        s = group[TARGET].to_numpy()
+        share = np.array([(s <= v).mean() for v in s])
+        np.testing.assert_array_equal(percentile[group.index].to_numpy(), np.clip(np.ceil(share*100 - 1e-9), 1, 100))
+    low = low_score_label(frame)
+    assert set(low.unique()) <= {0, 1}
+    assert ((percentile <= 50) == (low == 1)).all()
+
+
+def test_label_prefers_the_files_percentile(cohort):
+    assert 'PERCENTIL_GLOBAL' in cohort
+    np.testing.assert_array_equal(low_score_label(cohort), (cohort.PERCENTIL_GLOBAL <= 50).astype(int))
+    computed = low_score_label(cohort.drop(columns='PERCENTIL_GLOBAL'))
+    assert (computed == low_score_label(cohort)).mean() > 0.97
+
+
+def test_split_is_temporal_seeded_and_complete(cohort):
+    split = temporal_split(cohort, seed=3)
+    assert split.test_periods == (20195,) and set(split.test.PERIODO) == {20195}
+    assert set(split.train.PERIODO) == set(split.valid.PERIODO) == {20183}
+    assert len(split.train) + len(split.valid) + len(split.test) == len(cohort)
+    assert 0.13 < len(split.valid)/(len(split.train) + len(split.valid)) < 0.17
+    assert temporal_split(cohort, seed=3).valid.index.equals(split.valid.index)
+    assert not temporal_split(cohort, seed=4).valid.index.equals(split.valid.index)
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda c: c[c.PERIODO == 20183], 'at least two exam periods'),
+    (lambda c: c.groupby('PERIODO').head(30), 'too few rows'),
+    (lambda c: c.drop(columns=TARGET), 'no target'),
+    (lambda c: c.assign(PUNT_GLOBAL=150.0, PERCENTIL_GLOBAL=50.0), 'target is constant'),
+])
+def test_split_refuses_bad_input(cohort, change, message):
+    with pytest.raises(BadInput, match=message): temporal_split(change(cohort))
+
+
+def test_preprocessor_is_fitted_on_training_rows_only(cohort, fitted):
+    split, pre, X = fitted
+    # fitting sees only the training rows: refitting with the test rows changed beyond recognition gives the same numbers
+    older = split.test.assign(AGE=split.test.AGE + 40)
+    again = build_preprocessor(split.train).fit(split.train)
+    np.testing.assert_array_equal(again.transform(split.train), X['train'])
+    np.testing.assert_array_equal(again.transform(older), pre.transform(older))
+    assert np.allclose(X['train'][:, list(pre.get_feature_names_out()).index('numeric__AGE')].mean(), 0)
+    leaky = build_preprocessor(split.train).fit(pd.concat([split.train, older]))  # the seed's mistake, for contrast
+    def age_mean(p): return p.named_transformers_['numeric'].named_steps['scale'].mean_[0]
+    assert age_mean(leaky) > age_mean(pre) + 10 and age_mean(again) == age_mean(pre)
+
+
+def test_constant_columns_are_left_out_and_groups_cover_every_column(fitted):
+    split, pre, X = fitted
+    train = split.train.assign(INST_ORIGEN='OFICIAL NACIONAL')
+    names = build_preprocessor(train).fit(train).get_feature_names_out()
+    assert not any('INST_ORIGEN' in n for n in names)
+    groups = feature_groups(pre)
+    assert len(groups) == X['train'].shape[1]
+    assert {'ESTU_DEPTO_RESIDE', 'FAMI_ESTRATOVIVIENDA', 'AGE'} <= set(groups)
+
+
+def test_unknown_labels_and_blanks_never_break_transform(fitted):
+    split, pre, _ = fitted
+    odd = split.test.head(50).astype(object)
+    odd.loc[odd.index[:25], 'ESTU_DEPTO_RESIDE'] = 'ATLANTIDA'
+    odd.loc[odd.index[25:], ['FAMI_ESTRATOVIVIENDA', 'AGE', 'ESTU_GENERO']] = None
+    assert np.isfinite(pre.transform(odd)).all()
+
+
+def test_models_come_within_reach_of_the_oracle(fitted):
+    split, pre, X = fitted
+    y = {k: getattr(split, k)[TARGET].to_numpy() for k in X}
+    low = {k: low_score_label(getattr(split, k)).to_numpy() for k in X}
+    oracle = oracle_metrics(split.test)
+    linear = fit_linear(X['train'], y['train'], X['valid'], y['valid'])
+    assert oracle['r2'] - regression_metrics(y['test'], linear.predict(X['test']))['r2'] < 0.01
+    classifier, search = search_classifier(X['train'], low['train'], X['valid'], low['valid'])
+    metrics = classification_metrics(low['test'], classifier.low_score_probability(X['test']))
+    assert oracle['auc'] - metrics['roc_auc'] < 0.015
+    assert metrics['brier'] < 0.25 and search.chosen.sum() == 1
+
+
+@pytest.mark.skipif(not REAL.exists(), reason='real sample not available')
+def test_real_sample_beats_the_naive_baseline_honestly():
+    real = ingest_files([REAL]).table
+    split = temporal_split(real, seed=0)
+    assert split.test_periods == (20212, 20213)
+    pre = build_preprocessor(split.train).fit(split.train)
+    X = {k: pre.transform(getattr(split, k)) for k in ('train', 'valid', 'test')}
+    y = {k: getattr(split, k)[TARGET].to_numpy() for k in X}
+    low = {k: low_score_label(getattr(split, k)).to_numpy() for k in X}
+    linear = fit_linear(X['train'], y['train'], X['valid'], y['valid'])
+    model = regression_metrics(y['test'], linear.predict(X['test']))
+    naive = regression_metrics(y['test'], np.full(len(y['test']), y['train'].mean()))
+    assert model['rmse'] < naive['rmse'] and model['r2'] < 0.3  # little signal in one institution: honest, not magic
+    classifier, _ = search_classifier(X['train'], low['train'], X['valid'], low['valid'])
+    auc = classification_metrics(low['test'], classifier.low_score_probability(X['test']))['roc_auc']
+    assert 0.55 < auc < 0.85
