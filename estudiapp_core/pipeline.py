@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['STORED_TEST_ROWS', 'STAGES', 'PARTS', 'raw_layout', 'dataset_bytes', 'Stages', 'load_data', 'Run', 'evaluate',
-           'train', 'metrics_table', 'summary', 'run_pipeline', 'cli_arguments', 'cli_main']
+           'train', 'metrics_table', 'summary', 'run_pipeline', 'load_database', 'cli_arguments', 'cli_main']
 
 # %% ../nbs/80_pipeline.ipynb #5e188ceb
 import os
@@ -99,6 +99,8 @@ class Run:
     files:dict = field(repr=False) # store key -> bytes
     seconds:dict = field(default_factory=dict)
     store_uri:str|None = None
+    clean:pd.DataFrame|None = field(default=None, repr=False) # the clean table the run learned from
+    database:dict|None = None # what was loaded into PostgreSQL, when it was
 
 def _versions()->dict:
     return dict(python=platform.python_version(), estudiapp_core=estudiapp_core.__version__, numpy=np.__version__,
@@ -206,7 +208,7 @@ def train(data:list|None=None, # raw ICFES files; None synthesizes a cohort
     finally: stages.close()
     card['seconds'] = dict(stages.seconds)
     files[MODEL_CARD] = model_card_bytes(card)  # again, now with the time of the artifacts stage
-    return Run(card, files, dict(stages.seconds))
+    return Run(card, files, dict(stages.seconds), clean=clean)
 
 # %% ../nbs/80_pipeline.ipynb #a0f14543
 def metrics_table(card:dict)->pd.DataFrame:
@@ -239,6 +241,8 @@ def summary(run:Run)->str:
              f"{card['classifier']['calibration']['kind']}; risk bands (test): {bands}",
              f"top reasons (mean |SHAP|, log-odds): {reasons}",
              f"artifacts: {len(run.files)} files -> {run.store_uri or '(not published)'}",
+             *([f"database: {run.database['results']['rows']:,} results and {run.database['predictions']['rows']:,} "
+                f"predictions loaded -> {run.database['url']}"] if run.database else []),
              'seconds: ' + ', '.join(f'{k} {v:.1f}' for k, v in run.seconds.items())]
     return '\n'.join(lines)
 
@@ -249,8 +253,9 @@ def run_pipeline(data:list|None=None, # raw ICFES files; None synthesizes a coho
                  store=None, # a `Store`, a folder or s3:// URI; None: the settings (BUCKET_NAME or ARTIFACTS_DIR)
                  context=None, # municipal context table (CSV path or frame), optional
                  settings:Settings|None=None, # artifact keys and default store
-                 show_progress:bool|None=None)->Run: # progress bar: None on a terminal only
-    "The main job: train and evaluate, then publish every artifact with its manifest"
+                 show_progress:bool|None=None, # progress bar: None on a terminal only
+                 database:bool|str=False)->Run: # load into PostgreSQL: a URL, True for the configured one, False not at all
+    "The main job: train and evaluate, publish every artifact with its manifest, and optionally load the database"
     from estudiapp_core.store import Store
     settings = settings or get_settings()
     store = store if isinstance(store, Store) else open_store(store, settings)
@@ -259,7 +264,24 @@ def run_pipeline(data:list|None=None, # raw ICFES files; None synthesizes a coho
     store.publish(result.files)
     result.seconds['publish'] = round(time.perf_counter() - start, 2)
     result.store_uri = store.uri
+    if database:
+        start = time.perf_counter()
+        result.database = load_database(result, store, None if database is True else database, show_progress)
+        result.seconds['database'] = round(time.perf_counter() - start, 2)
     return result
+
+# %% ../nbs/80_pipeline.ipynb #4015d8f1
+def load_database(run:Run, # a published run, with its clean table
+                  store, # the store the run was published to
+                  database:str|None=None, # PostgreSQL URL; None: DATABASE_URL, else the embedded server
+                  show_progress:bool|None=None)->dict: # what was loaded, and where
+    "Score the run's students with the published bundle, then load results, predictions and model card"
+    from estudiapp_core.bundle import load_bundle
+    from estudiapp_core.scoring import score_frame
+    from estudiapp_core.db import load_run, database_url, _safe_url
+    predictions = score_frame(run.clean, load_bundle(store), show_progress=show_progress)
+    report = load_run(database, run.clean, predictions, run.model_card)
+    return dict(report, url=_safe_url(database or database_url()))
 
 # %% ../nbs/80_pipeline.ipynb #dcbeaeaa
 def cli_arguments(parser):
@@ -271,10 +293,16 @@ def cli_arguments(parser):
     parser.add_argument('--store', metavar='DIR|s3://bucket/prefix',
                         help='where to publish the artifacts; default: BUCKET_NAME (S3) or ARTIFACTS_DIR')
     parser.add_argument('--context', metavar='CONTEXT.csv', help='municipal context table: COD_MCPIO, YEAR, RATE[, NAME]')
+    loading = parser.add_mutually_exclusive_group()
+    loading.add_argument('--database', action='store_true', default=None,
+                         help='load results and predictions into PostgreSQL: DATABASE_URL, else an embedded server '
+                              '(default: only when DATABASE_URL is set)')
+    loading.add_argument('--no-database', dest='database', action='store_false', help='do not load the database')
 
 def cli_main(args)->int:
     "Run `estudiapp run`: 0 when the artifacts are published"
-    try: result = run_pipeline(args.data, args.rows, args.seed, args.store, args.context)
+    database = bool(get_settings().DATABASE_URL) if args.database is None else args.database
+    try: result = run_pipeline(args.data, args.rows, args.seed, args.store, args.context, database=database)
     except BadInput as e: raise BadInput(f'{e}\nno artifacts were written') from None
     print(summary(result))
     return 0
