@@ -9,6 +9,8 @@ export UV_LINK_MODE := copy
 # idle OpenMP threads yield the core: XGBoost is 8-10x faster under load on 2 cores
 export OMP_WAIT_POLICY := PASSIVE
 INSTALLED := $(VENV)/.installed
+# notebook cells flagged `shared` read the real ICFES samples in ../shared/data; they run where it is present
+TEST_FLAGS := slow db s3 $(if $(wildcard ../shared/data/saberpro_2018_2021_polijic_raw.csv),shared,)
 
 .PHONY: install demo test docs bench lambda-bundle fuzz check-notebooks clean
 
@@ -32,7 +34,7 @@ docs: install ## render every notebook into the static site in docs/ (offline)
 
 test: install ## every test: export/clean checks, notebooks, docs build, pytest (summary last)
 	$(MAKE) --no-print-directory check-notebooks
-	$(BIN)/nbdev_test --n_workers 2 --flags "slow db s3"
+	$(BIN)/nbdev_test --n_workers 2 --flags "$(TEST_FLAGS)"
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
 
