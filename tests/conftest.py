@@ -44,23 +44,18 @@ def serving_store(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def stats_database(serving_store):
-    "URL of a throwaway PostgreSQL holding a synthetic cohort and the served model's predictions for it"
-    import pandas as pd
+def stats_database(serving_store, pg_server):
+    "URL of a database on the session's PostgreSQL holding a synthetic cohort and the served model's predictions for it"
     from estudiapp_core.bundle import load_bundle
-    from estudiapp_core.db import TemporaryPostgres, load_run
+    from estudiapp_core.db import load_run
     from estudiapp_core.ingest import ingest_frame
+    from estudiapp_core.scoring import score_frame
     from estudiapp_core.synth import synthesize
-    raw = synthesize(3000, seed=5, periods=(20183, 20195))
-    clean = ingest_frame(raw).table
-    kept = raw.set_index(['ESTU_CONSECUTIVO', 'PERIODO']).loc[list(zip(clean.ESTU_CONSECUTIVO, clean.PERIODO.astype(str)))]
+    clean = ingest_frame(synthesize(3000, seed=5, periods=(20183, 20195))).table
     bundle = load_bundle(serving_store)
-    answers = bundle.predict(kept.reset_index().to_dict('records'), top_k=3)
-    predictions = pd.DataFrame({'ESTU_CONSECUTIVO': clean.ESTU_CONSECUTIVO.to_numpy(), 'PERIODO': clean.PERIODO.to_numpy(),
-                                **{k: [a[k] for a in answers] for k in ('predicted_score', 'low_score_probability', 'risk_band', 'reasons')}})
-    with TemporaryPostgres() as pg:
-        load_run(pg.url, clean, predictions, bundle.model_card)
-        yield pg.url
+    url = pg_server.new_database('serving_stats')
+    load_run(url, clean, score_frame(clean, bundle, show_progress=False), bundle.model_card)
+    return url
 
 
 # --- PostgreSQL: a throwaway embedded server (estudiapp_core.db) -------------------------------------------------
