@@ -12,7 +12,7 @@ __all__ = ['BUNDLE_SPEC', 'BUNDLE_MODEL', 'MODEL_CARD', 'BUNDLE_FORMAT', 'RISK_B
 import datetime as dt, json, math, re, sys
 import numpy as np
 from .core import BadInput
-from .schema import COLUMNS, DERIVED, PARENT_EDUCATION, REPAIRS, TUITION_BANDS
+from .schema import COLUMNS, DERIVED, PARENT_EDUCATION, REPAIRS, TUITION_BAND_OF, TUITION_BANDS
 
 # %% ../nbs/45_bundle.ipynb #8a80d120
 BUNDLE_SPEC = 'serving/bundle.json'    # preprocessing, linear model, calibration, bands and names, as JSON
@@ -432,7 +432,7 @@ def derivation_of_clean()->dict:
     ignore = COLUMNS['FAMI_EDUCACIONPADRE'].ordinal_ignore
     return dict(age_youngest=bounds['youngest'].default, age_oldest=bounds['oldest'].default,
                 parent_education_rank={label: i for i, label in enumerate(PARENT_EDUCATION) if label not in ignore},
-                tuition_band_of=dict(clean.TUITION_BAND_OF))
+                tuition_band_of=dict(TUITION_BAND_OF))
 
 def model_card_bytes(model_card:dict)->bytes:
     "The model card as stored: indented UTF-8 JSON"

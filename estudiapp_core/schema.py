@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'INSTITUTION_CHARACTER', 'INSTITUTION_ORIGIN',
            'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'TUITION_SOURCE', 'GENDER', 'ENGLISH_LEVEL', 'DEPARTMENTS',
-           'MODULE_SCORES', 'COLUMNS', 'REPAIRS', 'DERIVED', 'TUITION_BANDS', 'LOW_SCORE_PERCENTILE', 'Column',
-           'columns_of']
+           'MODULE_SCORES', 'COLUMNS', 'REPAIRS', 'DERIVED', 'TUITION_BANDS', 'TUITION_BAND_OF', 'LOW_SCORE_PERCENTILE',
+           'Column', 'columns_of']
 
 # %% ../nbs/01_schema.ipynb #265a7123
 from dataclasses import dataclass, field
@@ -150,4 +150,6 @@ DERIVED = {
     'CONTEXT_RATE': 'municipal context rate per 100,000 people (e.g. homicides) for the municipality and year, if a context table was given',
 }
 TUITION_BANDS = ('none', 'low', 'medium', 'high')
+# ICFES's eight tuition brackets in four bands (the reasons are in the cleaning notebook)
+TUITION_BAND_OF = dict(zip(TUITION, ('none', 'low', 'low', 'medium', 'medium', 'high', 'high', 'high')))
 LOW_SCORE_PERCENTILE = 50  # "low score": global score at or below the period's median (the seed's definition)

@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from scipy.special import ndtr, ndtri
 
-from .clean import TUITION_BAND_OF
 from .core import BadInput, atomic_output, progress
 from .schema import (DEPARTMENTS, ENGLISH_LEVEL, GENDER, HOURS_WORKED, INSTITUTION_CHARACTER,
                                    INSTITUTION_ORIGIN, MODULE_SCORES, PARENT_EDUCATION, PROGRAM_LEVEL, PROGRAM_METHOD,
-                                   LOW_SCORE_PERCENTILE, REPAIRS, STRATA, TUITION, TUITION_BANDS, YES_NO)
+                                   LOW_SCORE_PERCENTILE, REPAIRS, STRATA, TUITION, TUITION_BAND_OF, TUITION_BANDS, YES_NO)
 
 # %% ../nbs/03_synth.ipynb #a1b3581f
 RAW_COLUMNS = (
