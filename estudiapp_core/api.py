@@ -224,8 +224,11 @@ def create_app(serving:Serving|None=None)->FastAPI: # The loaded artifacts; None
         serving, batch = _serving(request), isinstance(body, list)
         students = [student_fields(s) for s in (body if batch else [body])]
         if len(students) > 50:  # a big batch takes tens of ms: keep the event loop free for other requests
-            return {'predictions': await run_in_threadpool(serving.predict, students, top_k, batch)}
-        return {'predictions': serving.predict(students, top_k, batch)}
+            predictions = await run_in_threadpool(serving.predict, students, top_k, batch)
+        else: predictions = serving.predict(students, top_k, batch)
+        # The bundle's answers already have the `Predictions` shape (a test checks them against it); returning the
+        # response directly skips FastAPI's re-validation of every field, a third of the warm request's time
+        return _json(200, {'predictions': predictions})
 
     @app.get('/v1/model', tags=['model'], response_model=dict[str, Any], responses=_errors(503),
              summary='The model card')
