@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['SCHEMA', 'LOADED_COLUMNS', 'ANSWER_TYPES', 'RESULT_COLUMNS', 'BULK_MIN_ROWS', 'PREDICTION_STAGING',
-           'PREDICTION_COLUMNS', 'embedded_url', 'database_url', 'TemporaryPostgres', 'connect', 'split_statements',
-           'SchemaError', 'default_sql_dir', 'sql_files', 'apply_sql_file', 'apply_schema', 'ensure_schema',
-           'schema_catalog', 'er_diagram', 'er_svg', 'answer_types_sql', 'conform_clean', 'conform_predictions',
-           'refresh_views', 'load_clean', 'load_predictions', 'load_run', 'cli_arguments', 'cli_main']
+           'PREDICTION_COLUMNS', 'embedded_url', 'database_url', 'TemporaryPostgres', 'safe_url', 'connect',
+           'split_statements', 'SchemaError', 'default_sql_dir', 'sql_files', 'apply_sql_file', 'apply_schema',
+           'ensure_schema', 'schema_catalog', 'er_diagram', 'er_svg', 'answer_types_sql', 'conform_clean',
+           'conform_predictions', 'refresh_views', 'load_clean', 'load_predictions', 'load_run', 'cli_arguments',
+           'cli_main']
 
 # %% ../nbs/50_db.ipynb #69b2907e
 import io, json, logging, re, shutil, tempfile, time, warnings
@@ -105,7 +106,7 @@ def _libpq_url(url:str)->str:
     "A SQLAlchemy-style URL as libpq reads it"
     return re.sub(r'^postgres(?:ql)?\+\w+://', 'postgresql://', url)
 
-def _safe_url(url:str)->str:
+def safe_url(url:str)->str:
     "`url` without its password, for messages"
     return re.sub(r'(://[^:/@]+):[^@]*@', r'\1:***@', url)
 
@@ -122,7 +123,7 @@ def connect(db=None): # URL, SQLAlchemy engine or connection, psycopg2 connectio
     else: raise TypeError(f'not a database: {db!r}')
     try: conn = psycopg2.connect(_libpq_url(url))
     except psycopg2.OperationalError as e:
-        raise BadInput(f'cannot connect to the database at {_safe_url(url)}: {str(e).strip()}') from e
+        raise BadInput(f'cannot connect to the database at {safe_url(url)}: {str(e).strip()}') from e
     try: yield conn
     finally: conn.close()
 
@@ -220,8 +221,8 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdroppe
 WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
 ORDER BY c.relname, a.attnum
 """
-_CATALOG_KEYS = """
-SELECT con.conname, con.contype, src.relname, dst.relname,
+_CONSTRAINTS = """
+SELECT con.conname, con.contype, pg_get_constraintdef(con.oid), src.relname, dst.relname,
        ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k (attnum, i)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.i),
        ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k (attnum, i)
@@ -230,9 +231,16 @@ FROM pg_constraint con
 JOIN pg_class src ON src.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = src.relnamespace
 LEFT JOIN pg_class dst ON dst.oid = con.confrelid
-WHERE n.nspname = %(schema)s AND con.contype IN ('p', 'f')
+WHERE n.nspname = %(schema)s AND con.contype IN ('c', 'f', 'p', 'u')
+  AND ((%(table)s IS NULL AND %(name)s IS NULL) OR src.relname = %(table)s OR con.conname = %(name)s)
 ORDER BY src.relname, con.conname
 """
+
+def _constraints(cur, table:str|None=None, name:str|None=None)->dict:
+    "Constraints of the schema, of `table`, or the one called `name`: name -> dict(kind, definition, table, ref_table, columns, ref_columns)"
+    cur.execute(_CONSTRAINTS, dict(schema=SCHEMA, table=table, name=name))
+    return {n: dict(kind=k, definition=d, table=t, ref_table=r, columns=c, ref_columns=rc) for n, k, d, t, r, c, rc in cur.fetchall()}
+
 _CATALOG_VIEWS = """
 SELECT v.relname, array_agg(a.attname ORDER BY k.i)
 FROM pg_class v
@@ -250,12 +258,12 @@ def schema_catalog(db=None)->dict: # {'tables': {table: [column dicts]}, 'foreig
     "Tables, columns, primary and foreign keys, and materialized views with their unique keys, read from the catalog"
     with connect(db) as conn, conn.cursor() as cur:
         cur.execute(_CATALOG_COLUMNS, {'schema': SCHEMA}); columns = cur.fetchall()
-        cur.execute(_CATALOG_KEYS, {'schema': SCHEMA}); keys = cur.fetchall()
+        keys = _constraints(cur)
         cur.execute(_CATALOG_VIEWS, {'schema': SCHEMA}); views = dict(cur.fetchall())
         conn.rollback()
-    primary = {table: set(cols) for _, kind, table, _, cols, _ in keys if kind == 'p'}
-    foreign = [dict(name=name, table=table, columns=cols, ref_table=ref, ref_columns=ref_cols)
-               for name, kind, table, ref, cols, ref_cols in keys if kind == 'f']
+    primary = {key['table']: set(key['columns']) for key in keys.values() if key['kind'] == 'p'}
+    foreign = [dict(name=name, table=key['table'], columns=key['columns'], ref_table=key['ref_table'],
+                    ref_columns=key['ref_columns']) for name, key in keys.items() if key['kind'] == 'f']
     referencing = {(fk['table'], c) for fk in foreign for c in fk['columns']}
     tables = {}
     for table, column, type_, not_null in columns:
@@ -533,25 +541,6 @@ ON CONFLICT (municipality_code, year) DO UPDATE SET context_rate = EXCLUDED.cont
 WHERE c.context_rate IS DISTINCT FROM EXCLUDED.context_rate"""
 
 # %% ../nbs/50_db.ipynb #2ffeccc5
-_CONSTRAINTS = """
-SELECT con.conname, con.contype, pg_get_constraintdef(con.oid), src.relname, dst.relname,
-       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k (attnum, i)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.i),
-       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k (attnum, i)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.i)
-FROM pg_constraint con
-JOIN pg_class src ON src.oid = con.conrelid
-JOIN pg_namespace n ON n.oid = src.relnamespace
-LEFT JOIN pg_class dst ON dst.oid = con.confrelid
-WHERE n.nspname = 'estudiapp' AND con.contype IN ('c', 'f', 'p', 'u') AND (src.relname = %(table)s OR con.conname = %(name)s)
-ORDER BY con.conname
-"""
-
-def _constraints(cur, table:str|None=None, name:str|None=None)->dict:
-    "Constraints of `table` (or the one called `name`): name -> dict(kind, definition, table, ref_table, columns, ref_columns)"
-    cur.execute(_CONSTRAINTS, dict(table=table, name=name))
-    return {n: dict(kind=k, definition=d, table=t, ref_table=r, columns=c, ref_columns=rc) for n, k, d, t, r, c, rc in cur.fetchall()}
-
 def _readable(definition:str)->str:
     "A constraint definition without the casts PostgreSQL adds"
     return re.sub(r'\((-?[\d.]+)\)::[a-z ]+', r'\1', re.sub(r"::(text|double precision|real|integer)\b", '', definition))
