@@ -6,10 +6,14 @@
 __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'INSTITUTION_CHARACTER', 'INSTITUTION_ORIGIN',
            'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'TUITION_SOURCE', 'GENDER', 'ENGLISH_LEVEL', 'DEPARTMENTS',
            'MODULE_SCORES', 'COLUMNS', 'REPAIRS', 'DERIVED', 'TUITION_BANDS', 'TUITION_BAND_OF', 'LOW_SCORE_PERCENTILE',
-           'Column', 'columns_of']
+           'SEPARATORS', 'DANE_CODE_WIDTH', 'SPELLINGS', 'BIRTH_DATE_FORMAT', 'BIRTH_DATE', 'AGE_BOUNDS',
+           'SOCIAL_FACTORS', 'Column', 'columns_of', 'separator_of', 'label_of', 'birth_date', 'age_on_new_year',
+           'plausible_age', 'fold', 'department_code', 'department_name']
 
 # %% ../nbs/01_schema.ipynb #265a7123
+import re, unicodedata
 from dataclasses import dataclass, field
+from datetime import date
 
 # %% ../nbs/01_schema.ipynb #3cafa934
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Column:
     low:int|None = None               # smallest allowed value of a score
     high:int|None = None              # largest allowed value of a score
     ordinal_ignore:tuple = ()         # labels of an ordinal column that carry no order (treated as missing)
+    width:int|None = None             # digits of a DANE code: a spreadsheet that read it as a number dropped leading zeros
 
     @property
     def dtype(self)->str:
@@ -77,9 +82,9 @@ COLUMNS = {c.name: c for c in [
     Column('PERIODO', 'period', 'exam period: year and period digit, e.g. 20183', required=True),
     Column('ESTU_GENERO', 'category', 'gender', GENDER, feature=True),
     Column('ESTU_FECHANACIMIENTO', 'date', 'birth date, DD/MM/YYYY'),
-    Column('ESTU_COD_RESIDE_DEPTO', 'code', 'DANE code of the department of residence', tuple(DEPARTMENTS)),
+    Column('ESTU_COD_RESIDE_DEPTO', 'code', 'DANE code of the department of residence', tuple(DEPARTMENTS), width=2),
     Column('ESTU_DEPTO_RESIDE', 'category', 'department of residence', tuple(DEPARTMENTS.values()), feature=True),
-    Column('ESTU_COD_RESIDE_MCPIO', 'code', 'DANE code of the municipality of residence'),
+    Column('ESTU_COD_RESIDE_MCPIO', 'code', 'DANE code of the municipality of residence', width=5),
     Column('ESTU_MCPIO_RESIDE', 'text', 'municipality of residence'),
     Column('FAMI_ESTRATOVIVIENDA', 'ordinal', 'socio-economic stratum of the home', STRATA, feature=True),
     Column('FAMI_EDUCACIONPADRE', 'ordinal', "father's highest education", PARENT_EDUCATION,
@@ -153,3 +158,80 @@ TUITION_BANDS = ('none', 'low', 'medium', 'high')
 # ICFES's eight tuition brackets in four bands (the reasons are in the cleaning notebook)
 TUITION_BAND_OF = dict(zip(TUITION, ('none', 'low', 'low', 'medium', 'medium', 'high', 'high', 'high')))
 LOW_SCORE_PERCENTILE = 50  # "low score": global score at or below the period's median (the seed's definition)
+
+# %% ../nbs/01_schema.ipynb #32222158
+SEPARATORS = (',', ';', '|')
+
+def separator_of(header:str, # The first line of a file (the column names)
+                )->str: # The one of SEPARATORS that occurs most; ',' when none does
+    "The field separator of a Saber Pro file, from its header line"
+    return max(SEPARATORS, key=header.count)
+
+# %% ../nbs/01_schema.ipynb #05572e6e
+DANE_CODE_WIDTH = {c.name: c.width for c in COLUMNS.values() if c.width}
+
+# %% ../nbs/01_schema.ipynb #376631d2
+def _spellings(name):
+    exact = {label: (label, ()) for label in COLUMNS[name].categories}
+    exact |= {bad: (good, ('known misspelling',)) for bad, good in REPAIRS.get(name, {}).items()}
+    folded = {k.casefold(): (label, (*kinds, 'letter case')) for k, (label, kinds) in exact.items()}
+    return folded | exact
+
+SPELLINGS = {name: _spellings(name) for name, c in COLUMNS.items() if c.kind in ('category', 'ordinal')}
+
+def label_of(name:str, # A category or ordinal column of the schema
+             text:str, # A value with its spaces already folded
+            )->tuple: # (the schema's label or None when unknown, repairs it took)
+    "The schema's label for one spelling of a category"
+    spellings = SPELLINGS[name]
+    return spellings.get(text) or spellings.get(text.casefold(), (None, ()))
+
+# %% ../nbs/01_schema.ipynb #2e2dc8f0
+BIRTH_DATE_FORMAT = '%d/%m/%Y'  # as the files write ESTU_FECHANACIMIENTO (and the synthetic cohorts too)
+BIRTH_DATE = re.compile(r'(\d{1,2})/(\d{1,2})/(\d{4})(?:\s.*)?')  # DD/MM/YYYY, maybe a time after it
+
+def birth_date(text:str)->date|None: # None when it is not a real date in DD/MM/YYYY
+    "The date of a birth date as the files write it"
+    match = BIRTH_DATE.fullmatch(text.strip())
+    if not match or not 1700 <= int(match[3]) <= 2200: return None
+    try: return date(int(match[3]), int(match[2]), int(match[1]))
+    except ValueError: return None
+
+# %% ../nbs/01_schema.ipynb #de8dfb0a
+AGE_BOUNDS = (14, 80)  # youngest and oldest plausible examinee; anything else is a typing error
+
+def age_on_new_year(exam_year, # Year of the exam (int, array or column)
+                    birth_year, birth_month, birth_day): # Birth date's parts, of the same shape
+    "Whole years of age on 1 January of the exam year (not bounded: see `AGE_BOUNDS`)"
+    born_after_new_year = (birth_month > 1) | (birth_day > 1)
+    return exam_year - birth_year - born_after_new_year
+
+def plausible_age(age)->bool: # True when `age` is within AGE_BOUNDS
+    "Whether an age is one a Saber Pro examinee can have"
+    return AGE_BOUNDS[0] <= age <= AGE_BOUNDS[1]
+
+# %% ../nbs/01_schema.ipynb #37fb1e65
+def fold(text:str)->str:
+    "Upper case, without accents or repeated spaces: the form in which two spellings of a name compare equal"
+    plain = ''.join(c for c in unicodedata.normalize('NFKD', text.upper()) if not unicodedata.combining(c))
+    return ' '.join(plain.split())
+
+_CODE_OF_NAME = {**{fold(wrong): right for wrong, right in REPAIRS['ESTU_DEPTO_RESIDE'].items()},
+                 **{fold(name): name for name in DEPARTMENTS.values()}}
+_CODE_OF_NAME = {folded: code for folded, name in _CODE_OF_NAME.items() for code, known in DEPARTMENTS.items() if known == name}
+
+def department_code(value:str)->str|None: # 2-digit DANE code (or 99999 abroad); None when unknown
+    "The DANE code of a department given by name, misspelling or code"
+    text = value.strip()
+    if text.isascii() and text.isdigit(): return text.zfill(2) if text.zfill(2) in DEPARTMENTS else None
+    return _CODE_OF_NAME.get(fold(text))
+
+def department_name(value:str)->str|None: # The schema's name (as ESTU_DEPTO_RESIDE spells it); None when unknown
+    "The schema's name of a department given by name, misspelling or code"
+    code = department_code(value)
+    return None if code is None else DEPARTMENTS[code]
+
+# %% ../nbs/01_schema.ipynb #595b30df
+SOCIAL_FACTORS = {'stratum': 'FAMI_ESTRATOVIVIENDA', 'parents_education': 'FAMI_EDUCACION_MAX',
+                  'father_education': 'FAMI_EDUCACIONPADRE', 'mother_education': 'FAMI_EDUCACIONMADRE',
+                  'internet': 'FAMI_TIENEINTERNET', 'hours_worked': 'ESTU_HORASSEMANATRABAJA'}
