@@ -43,6 +43,17 @@ def check_int(name:str, value, low:int, high:int)->int:
     if not low <= int(value) <= high: raise BadInput(f'{name}: {value} is outside {low}-{high}')
     return int(value)
 
+# %% ../nbs/53_queries.ipynb #e7b28e41
+def format_table(rows:list[dict])->str:
+    "Rows as a plain text table"
+    if not rows: return '(no rows)'
+    columns = list(rows[0])
+    text = [[('' if r[c] is None else f'{r[c]:,.1f}' if isinstance(r[c], float) else str(r[c])) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(r[c], (int, float)) or r[c] is None for r in rows) for c in columns]
+    line = lambda cells: '  '.join(s.rjust(w) if n else s.ljust(w) for s, w, n in zip(cells, widths, numeric)).rstrip()
+    return '\n'.join([line(columns), line(['-' * w for w in widths]), *(line(t) for t in text)])
+
 # %% ../nbs/53_queries.ipynb #7040f282
 def _plain(value):
     "A database value as a JSON type"
@@ -62,17 +73,6 @@ def _rows(db, query:str, params:dict)->list[dict]:
             raise BadInput('the database has no dashboard views yet: run `estudiapp db init` and `estudiapp db load`') from e
         finally:
             if idle and not conn.autocommit: conn.rollback()  # end the read transaction this query opened
-
-# %% ../nbs/53_queries.ipynb #e7b28e41
-def format_table(rows:list[dict])->str:
-    "Rows as a plain text table"
-    if not rows: return '(no rows)'
-    columns = list(rows[0])
-    text = [[('' if r[c] is None else f'{r[c]:,.1f}' if isinstance(r[c], float) else str(r[c])) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(r[c], (int, float)) or r[c] is None for r in rows) for c in columns]
-    line = lambda cells: '  '.join(s.rjust(w) if n else s.ljust(w) for s, w, n in zip(cells, widths, numeric)).rstrip()
-    return '\n'.join([line(columns), line(['-' * w for w in widths]), *(line(t) for t in text)])
 
 # %% ../nbs/53_queries.ipynb #041bb0a1
 _DEPARTMENTS = """
