@@ -13,6 +13,9 @@ import psutil
 import psycopg2
 
 from estudiapp_core import db, queries
+from estudiapp_core.load import load_clean, load_predictions, refresh_views
+from estudiapp_core.bundle import risk_band
+from estudiapp_core.pg import TemporaryPostgres
 from estudiapp_core.ingest import example_context, ingest_frame
 from estudiapp_core.synth import synthesize
 
@@ -54,7 +57,7 @@ def predictions_for(clean:pd.DataFrame)->pd.DataFrame:
     return pd.DataFrame({'ESTU_CONSECUTIVO': clean['ESTU_CONSECUTIVO'].to_numpy(), 'PERIODO': clean['PERIODO'].to_numpy(),
                          'predicted_score': predicted, 'score_interval_low': predicted - 25, 'score_interval_high': predicted + 25,
                          'low_score_probability': probability,
-                         'risk_band': np.select([probability >= 0.8, probability >= 0.5], ['high', 'medium'], 'low'),
+                         'risk_band': [risk_band(p) for p in probability],
                          'reasons': reasons})
 
 
@@ -75,17 +78,17 @@ def main():
     card = {'model_version': 'bench-1', 'trained_at': '2026-01-01T00:00:00+00:00'}
     print(f'cohort: {len(clean):,} clean rows from synthesize + ingest_frame in {time.perf_counter() - start:.0f} s (not timed below)')
 
-    with db.TemporaryPostgres() as pg:
+    with TemporaryPostgres() as pg:
         postmaster = psutil.Process(pg._server.get_pid())
         db.apply_schema(pg.url)
-        with Timer(postmaster) as load: first = db.load_clean(pg.url, clean, refresh=False)
+        with Timer(postmaster) as load: first = load_clean(pg.url, clean, refresh=False)
         print(f"load {first['written']:,} rows:        {load}   goal <= 60 s   ({first['written'] / load.wall:,.0f} rows/s)")
-        with Timer(postmaster) as again: second = db.load_clean(pg.url, clean, refresh=False)
+        with Timer(postmaster) as again: second = load_clean(pg.url, clean, refresh=False)
         print(f"load again (0 written: {second['written'] == 0}): {again}")
-        with Timer(postmaster) as scored: loaded = db.load_predictions(pg.url, predictions, card, refresh=False)
+        with Timer(postmaster) as scored: loaded = load_predictions(pg.url, predictions, card, refresh=False)
         print(f"load {loaded['written']:,} predictions: {scored}")
 
-        with Timer(postmaster) as refresh: timings = db.refresh_views(pg.url)
+        with Timer(postmaster) as refresh: timings = refresh_views(pg.url)
         print(f'refresh all views concurrently: {refresh}   goal <= 20 s')
         for view, seconds in timings.items(): print(f'  {view:<22} {seconds:6.2f} s')
 

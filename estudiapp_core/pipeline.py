@@ -278,7 +278,8 @@ def load_database(run:Run, # a published run, with its clean table
     "Score the run's students with the published bundle, then load results, predictions and model card"
     from estudiapp_core.bundle import load_bundle
     from estudiapp_core.scoring import score_frame
-    from estudiapp_core.db import load_run, database_url, safe_url
+    from estudiapp_core.load import load_run
+    from estudiapp_core.pg import database_url, safe_url
     predictions = score_frame(run.clean, load_bundle(store), show_progress=show_progress)
     report = load_run(database, run.clean, predictions, run.model_card)
     return dict(report, url=safe_url(database or database_url()))

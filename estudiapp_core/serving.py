@@ -495,7 +495,7 @@ def _database(self:Serving)->str:
     if self.settings.DATABASE_URL: return self.settings.DATABASE_URL
     if not self.embedded_database:
         raise Unavailable('no database configured: set DATABASE_URL to serve the statistics routes')
-    from estudiapp_core.db import database_url
+    from estudiapp_core.pg import database_url
     return self._cached('embedded_url', lambda: database_url(self.settings))
 
 def _stats(self:Serving, name:str, # One of `estudiapp_core.queries.QUERIES`
@@ -503,7 +503,7 @@ def _stats(self:Serving, name:str, # One of `estudiapp_core.queries.QUERIES`
     "Rows of dashboard query `name`; a bad parameter raises `BadInput`, a database problem `Unavailable`"
     from contextlib import ExitStack
     import psycopg2
-    from estudiapp_core.db import connect
+    from estudiapp_core.pg import connect
     from estudiapp_core.queries import QUERIES
     query = QUERIES[name]
     with self._lock:

@@ -47,23 +47,18 @@ def serving_store(tmp_path_factory):
 def stats_database(serving_store, pg_server):
     "URL of a database on the session's PostgreSQL holding a synthetic cohort and the served model's predictions for it"
     from estudiapp_core.bundle import load_bundle
-    from estudiapp_core.db import load_run
-    from estudiapp_core.ingest import ingest_frame
-    from estudiapp_core.scoring import score_frame
-    from estudiapp_core.synth import synthesize
-    clean = ingest_frame(synthesize(3000, seed=5, periods=(20183, 20195))).table
-    bundle = load_bundle(serving_store)
+    from estudiapp_core.load import load_synthetic
     url = pg_server.new_database('serving_stats')
-    load_run(url, clean, score_frame(clean, bundle, show_progress=False), bundle.model_card)
+    load_synthetic(url, rows=3000, seed=5, bundle=load_bundle(serving_store))
     return url
 
 
-# --- PostgreSQL: a throwaway embedded server (estudiapp_core.db) -------------------------------------------------
+# --- PostgreSQL: a throwaway embedded server (estudiapp_core.pg) -------------------------------------------------
 
 @pytest.fixture(scope='session')
 def pg_server():
     "A throwaway embedded PostgreSQL 18 for the session, in a temporary directory; stopped and deleted afterwards"
-    from estudiapp_core.db import TemporaryPostgres
+    from estudiapp_core.pg import TemporaryPostgres
     with TemporaryPostgres() as server: yield server
 
 

@@ -8,10 +8,11 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from estudiapp_core import db, queries
+from estudiapp_core import db, load, queries
+from estudiapp_core.bundle import risk_band
 from estudiapp_core.cli import main
 from estudiapp_core.core import BadInput
-from estudiapp_core.ingest import example_context, ingest_files, ingest_frame
+from estudiapp_core.ingest import ingest_files, ingest_frame
 from estudiapp_core.schema import COLUMNS, DEPARTMENTS, PARENT_EDUCATION, TUITION_BANDS
 from estudiapp_core.synth import synthesize
 
@@ -24,10 +25,13 @@ INJECTION = "x'; DROP TABLE estudiapp.exam_result; --"
 
 # --- data ----------------------------------------------------------------------------------------------------------
 
+COHORT = dict(rows=3000, seed=3)  # the synthetic cohort of these tests: 3,000 students over two periods, with context rates
+
+
 @pytest.fixture(scope='session')
 def clean():
-    "A clean table from the synthetic generator and the ingest: 3,000 students over two periods, with context rates"
-    return ingest_frame(synthesize(3000, seed=3), context=example_context()).table
+    "The clean table of the tests' synthetic cohort (the generator and the ingest)"
+    return load.synthetic_run(**COHORT).clean
 
 
 def make_predictions(clean:pd.DataFrame, seed:int=0)->pd.DataFrame:
@@ -39,7 +43,7 @@ def make_predictions(clean:pd.DataFrame, seed:int=0)->pd.DataFrame:
         'ESTU_CONSECUTIVO': clean['ESTU_CONSECUTIVO'].to_numpy(), 'PERIODO': clean['PERIODO'].to_numpy(),
         'predicted_score': predicted, 'score_interval': [[p - 25.0, p + 25.0] for p in predicted],
         'low_score_probability': probability,
-        'risk_band': np.select([probability >= 0.8, probability >= 0.5], ['high', 'medium'], 'low'),
+        'risk_band': [risk_band(p) for p in probability],
         'reasons': [[{'feature': 'FAMI_ESTRATOVIVIENDA', 'value': 'Estrato 1', 'direction': 'raises',
                       'contribution': round(float(p), 3), 'text': 'the home is in stratum 1'}] for p in probability],
         'model_version': 'test-1'})
@@ -67,14 +71,14 @@ def foreign_keys(url:str)->list:
 @pytest.fixture(params=['row by row', 'bulk'])
 def load_path(request, monkeypatch):
     "Run a test with foreign keys checked row by row (small loads) and with the bulk path (drop, load, re-add)"
-    monkeypatch.setattr(db, 'BULK_MIN_ROWS', 10**9 if request.param == 'row by row' else 1)
+    monkeypatch.setattr(load, 'BULK_MIN_ROWS', 10**9 if request.param == 'row by row' else 1)
     return request.param
 
 
 @pytest.fixture
 def loaded(pg_database, clean):
-    "A database of its own with the schema, the clean table and a model run's predictions (for tests that change it)"
-    db.load_run(pg_database, clean, make_predictions(clean), CARD)
+    "A database of its own with the schema, the clean table and the generator's predictions (for tests that change it)"
+    load.load_synthetic(pg_database, **COHORT)
     return pg_database
 
 
@@ -82,7 +86,7 @@ def loaded(pg_database, clean):
 def shared(pg_server, clean):
     "One loaded database shared by the tests that only read it, or whose loads must fail and leave it as it was"
     url = pg_server.new_database('test_shared_db')
-    db.load_run(url, clean, make_predictions(clean), CARD)
+    load.load_synthetic(url, **COHORT)
     return url
 
 
@@ -91,7 +95,7 @@ def shared(pg_server, clean):
 def test_schema_applies_to_empty_database_and_again_to_a_loaded_one(pg_database, clean):
     files = db.apply_schema(pg_database)
     assert files == ['000_schema.sql', '010_reference.sql', '020_results.sql', '030_models.sql', '040_context.sql', '900_views.sql']
-    db.load_run(pg_database, clean, make_predictions(clean), CARD)
+    load.load_run(pg_database, clean, make_predictions(clean), CARD)
     before = snapshot(pg_database)
     assert db.apply_schema(pg_database) == files  # views dropped and rebuilt, tables kept
     assert snapshot(pg_database) == before
@@ -162,7 +166,7 @@ def test_er_diagram_is_drawn_from_the_catalog(pg_database):
 # --- loading -------------------------------------------------------------------------------------------------------
 
 def test_load_fills_results_and_reference_tables(pg_database, clean, load_path):
-    report = db.load_clean(pg_database, clean)
+    report = load.load_clean(pg_database, clean)
     assert (report['rows'], report['written'], report['periods']) == (len(clean), len(clean), [20183, 20195])
     with closing(psycopg2.connect(pg_database)) as conn, conn.cursor() as cur:
         cur.execute('SELECT count(*), count(program_id), count(DISTINCT inst_cod_institucion) FROM estudiapp.exam_result')
@@ -185,9 +189,9 @@ def test_load_fills_results_and_reference_tables(pg_database, clean, load_path):
 
 
 def test_loading_the_same_data_twice_leaves_the_same_rows(pg_database, clean, load_path):
-    first = db.load_run(pg_database, clean, make_predictions(clean), CARD)
+    first = load.load_run(pg_database, clean, make_predictions(clean), CARD)
     before = snapshot(pg_database)
-    again = db.load_run(pg_database, clean, make_predictions(clean), CARD)
+    again = load.load_run(pg_database, clean, make_predictions(clean), CARD)
     assert snapshot(pg_database) == before
     assert (again['results']['written'], again['results']['unchanged']) == (0, len(clean))
     assert again['predictions']['written'] == 0
@@ -198,15 +202,15 @@ def test_an_unknown_answer_is_refused_with_its_row(pg_database, clean):
     bad = clean.head(5).astype({'FAMI_ESTRATOVIVIENDA': 'string'})
     bad.loc[2, 'FAMI_ESTRATOVIVIENDA'] = 'Estrato 9'
     with pytest.raises(BadInput, match=r"row 3 \(ESTU_CONSECUTIVO .*column FAMI_ESTRATOVIVIENDA: 'Estrato 9' is not one of"):
-        db.load_clean(pg_database, bad)
+        load.load_clean(pg_database, bad)
 
 
 def test_a_changed_file_updates_only_its_changed_rows(pg_database, clean, load_path):
-    db.load_clean(pg_database, clean)
+    load.load_clean(pg_database, clean)
     changed = clean.copy()
     changed.loc[[3, 8], 'PUNT_GLOBAL'] = [299.0, 1.0]
     extra = ingest_frame(synthesize(50, seed=99, periods=(20203,))).table
-    report = db.load_clean(pg_database, pd.concat([changed, extra], ignore_index=True))
+    report = load.load_clean(pg_database, pd.concat([changed, extra], ignore_index=True))
     assert report['written'] == 2 + len(extra)
     assert queries.departments(pg_database, period=20203)  # the new period is in the views
     with closing(psycopg2.connect(pg_database)) as conn, conn.cursor() as cur:
@@ -238,7 +242,7 @@ def test_a_row_that_breaks_a_constraint_is_named_and_nothing_is_loaded(shared, c
     keys = foreign_keys(shared)
     changed = clean.assign(PUNT_GLOBAL=clean['PUNT_GLOBAL'].where(clean.index != 0, 123.0))  # a valid change that must not stick
     with pytest.raises(BadInput, match=message.replace('{r2}', str(len(clean) + 2)).replace('{r4}', str(len(clean) + 4)) + '.*nothing was loaded'):
-        db.load_clean(shared, pd.concat([changed, _bad(clean, kind)], ignore_index=True))
+        load.load_clean(shared, pd.concat([changed, _bad(clean, kind)], ignore_index=True))
     assert snapshot(shared) == before
     assert foreign_keys(shared) == keys
 
@@ -247,7 +251,7 @@ def test_bad_predictions_roll_back_the_whole_run(pg_database, clean):
     predictions = make_predictions(clean)
     predictions.loc[10, 'low_score_probability'] = 1.5
     with pytest.raises(BadInput, match=r'row 11 .*LOW_SCORE_PROBABILITY 1.5 breaks .*prediction_probability_range'):
-        db.load_run(pg_database, clean, predictions, CARD)
+        load.load_run(pg_database, clean, predictions, CARD)
     after = snapshot(pg_database)
     assert not any(after[t] for t in ('exam_result', 'prediction', 'model_run', 'institution', 'program', 'exam_period'))
 
@@ -255,20 +259,20 @@ def test_bad_predictions_roll_back_the_whole_run(pg_database, clean):
 def test_predictions_need_a_known_result_and_their_model_card(shared, clean):
     stranger = make_predictions(clean.head(2)).assign(ESTU_CONSECUTIVO=['EK-NOBODY', 'EK-NOBODY2'])
     with pytest.raises(BadInput, match=r"row 1 \(ESTU_CONSECUTIVO EK-NOBODY, .*is not in exam_result \(constraint prediction_of_a_known_result"):
-        db.load_predictions(shared, stranger, CARD)
+        load.load_predictions(shared, stranger, CARD)
     with pytest.raises(BadInput, match='differs from the model card'):
-        db.load_predictions(shared, make_predictions(clean.head(2)), {'model_version': 'other'})
+        load.load_predictions(shared, make_predictions(clean.head(2)), {'model_version': 'other'})
     with pytest.raises(BadInput, match='no model_version'):
-        db.load_predictions(shared, make_predictions(clean.head(2)), {'metrics': {}})
+        load.load_predictions(shared, make_predictions(clean.head(2)), {'metrics': {}})
 
 
 def test_the_latest_model_run_feeds_the_risk_views(loaded, clean):
     newer = make_predictions(clean, seed=5).assign(model_version='test-2', risk_band='low')
-    db.load_predictions(loaded, newer, {**CARD, 'model_version': 'test-2', 'trained_at': '2026-02-01T00:00:00+00:00'})
+    load.load_predictions(loaded, newer, {**CARD, 'model_version': 'test-2', 'trained_at': '2026-02-01T00:00:00+00:00'})
     rows = queries.risk_distribution(loaded, period=20195)
     assert {r['model_version'] for r in rows} == {'test-2'} and {r['risk_band'] for r in rows} == {'low'}
     with closing(psycopg2.connect(loaded)) as conn, conn.cursor() as cur:
-        cur.execute("SELECT reasons -> 0 ->> 'direction', score_low < predicted_score FROM estudiapp.prediction LIMIT 1")
+        cur.execute("SELECT reasons -> 0 ->> 'direction', score_low < predicted_score FROM estudiapp.prediction WHERE model_version = 'test-2' LIMIT 1")
         assert cur.fetchone() == ('raises', True)
 
 
@@ -278,7 +282,7 @@ def test_scores_of_the_real_model_load_as_written_by_estudiapp_score(pg_database
     bundle = load_bundle(serving_store)
     write_scores(score_frame(clean, bundle, top_k=3), tmp_path/'scores.parquet')  # the file `estudiapp score` writes
     scores = pd.read_parquet(tmp_path/'scores.parquet')
-    report = db.load_run(pg_database, clean, scores, bundle.model_card)
+    report = load.load_run(pg_database, clean, scores, bundle.model_card)
     assert report['predictions']['written'] == len(clean)
     with closing(psycopg2.connect(pg_database)) as conn, conn.cursor() as cur:
         cur.execute("""SELECT count(*), min(jsonb_array_length(reasons)), bool_and(score_low <= predicted_score AND predicted_score <= score_high)
@@ -295,7 +299,7 @@ def test_real_icfes_sample_loads(pg_database):
     sample = SHARED_DATA/'saberpro_2018_2021_polijic_raw.csv'
     if not sample.exists(): pytest.skip('real ICFES sample not available')
     clean = ingest_files([sample]).table
-    report = db.load_clean(pg_database, clean)
+    report = load.load_clean(pg_database, clean)
     assert report['written'] == len(clean) and 20183 in report['periods']
     antioquia = queries.departments(pg_database, period=20195, department='Antioquia')
     assert antioquia[0]['students'] > 100 and 0 < antioquia[0]['mean_score'] < 300
@@ -312,7 +316,7 @@ def test_every_view_refreshes_concurrently_while_it_is_read(shared):
         refresher = psycopg2.connect(shared)
         with refresher.cursor() as cur: cur.execute("SET lock_timeout = '5s'")
         refresher.commit()
-        assert sorted(db.refresh_views(refresher)) == sorted(VIEWS)  # CONCURRENTLY: not blocked by the reader
+        assert sorted(load.refresh_views(refresher)) == sorted(VIEWS)  # CONCURRENTLY: not blocked by the reader
         with refresher.cursor() as cur, pytest.raises(psycopg2.errors.LockNotAvailable):
             cur.execute("SET lock_timeout = '200ms'; REFRESH MATERIALIZED VIEW estudiapp.score_trend")  # a plain refresh waits
         refresher.close()
@@ -360,11 +364,15 @@ def test_risk_distribution_by_department_and_institution(shared):
 @pytest.mark.parametrize('query', [
     lambda url, d: queries.departments(url, department=d), lambda url, d: queries.score_trend(url, d),
     lambda url, d: queries.risk_distribution(url, department=d)])
-def test_an_injected_department_is_a_name_that_matches_nothing(shared, query):
-    before = snapshot(shared)
-    assert query(shared, INJECTION) == []
-    assert query(shared, "' OR '1'='1") == []
-    assert snapshot(shared) == before
+def test_an_injected_department_is_refused_and_a_real_one_goes_as_a_parameter(shared, query, monkeypatch):
+    before, sent, rows = snapshot(shared), [], queries._rows
+    monkeypatch.setattr(queries, '_rows', lambda db, text, params: sent.append((text, params)) or rows(db, text, params))
+    for injected in (INJECTION, "' OR '1'='1", 'Atlantis'):
+        with pytest.raises(BadInput, match=r'department: .* is not a Colombian department name or DANE code'): query(shared, injected)
+    assert sent == [] and snapshot(shared) == before  # refused before any SQL ran
+    assert query(shared, 'bogotá')
+    (text, params), = sent
+    assert params['department'] == '11' and 'bogot' not in text.lower() and "'11'" not in text  # a parameter, never SQL text
 
 
 @pytest.mark.parametrize('call, message', [

@@ -26,7 +26,7 @@ def load_database(url:str, store:Path):
     "A synthetic cohort and the served model's predictions for it, so the statistics routes have rows"
     import pandas as pd
     from estudiapp_core.bundle import load_bundle
-    from estudiapp_core.db import load_run
+    from estudiapp_core.load import load_run
     from estudiapp_core.ingest import ingest_frame
     from estudiapp_core.synth import synthesize
     raw = synthesize(3000, seed=5, periods=(20183, 20195))
@@ -46,7 +46,7 @@ def main(argv=None)->int:
     p.add_argument('--min-requests', type=int, default=500, help='fewest requests for a passing run')
     p.add_argument('--seed', type=int, default=1)
     args = p.parse_args(argv)
-    from estudiapp_core.db import TemporaryPostgres
+    from estudiapp_core.pg import TemporaryPostgres
     store = artifacts(args.store)
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
