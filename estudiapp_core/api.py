@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .core import BadInput
+from .schema import SOCIAL_FACTORS
 from .serving import (MAX_BATCH, SEED_FEATURE_KEYS, SEED_MAX_PAGE, SEED_PAGE, SEED_SCORE_KEYS, ErrorBody,
                                     FieldError, PredictBody, Predictions, SeedAnswer, Serving, Unavailable, error_body,
                                     student_fields, validation_error)
@@ -103,7 +104,7 @@ def _serving(request:Request)->Serving:
     return serving
 
 # %% ../nbs/65_api.ipynb #61fe3bdc
-STATS_FACTORS = ('stratum', 'parents_education', 'father_education', 'mother_education', 'internet', 'hours_worked')  # queries.FACTORS
+STATS_FACTORS = tuple(SOCIAL_FACTORS)  # the dashboard's factors, in the schema's order
 
 class DepartmentRow(BaseModel):
     period:int; department_code:str; department:str; students:int

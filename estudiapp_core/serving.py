@@ -6,18 +6,19 @@
 __all__ = ['MAX_TEXT', 'EXAMPLE_STUDENT', 'Student', 'MAX_BATCH', 'PredictBody', 'log', 'SEED_SCORE_KEYS', 'SEED_FEATURE_KEYS',
            'SEED_PAGE', 'SEED_MAX_PAGE', 'SEED_MODELS', 'SHAP_NAMES', 'student_fields', 'Reason', 'Prediction',
            'Predictions', 'FieldProblem', 'ErrorBody', 'error_body', 'validation_error', 'Unavailable', 'FieldError',
-           'NotFound', 'SeedBodyError', 'parse_seed_body', 'department_name', 'Dataset', 'frame_json', 'seed_answer',
+           'NotFound', 'SeedBodyError', 'parse_seed_body', 'asked_department', 'Dataset', 'frame_json', 'seed_answer',
            'SeedAnswer', 'quintiles', 'features_by_quintile', 'Serving', 'InvalidStudent']
 
 # %% ../nbs/60_serving.ipynb #12fa6c21
-import csv, io, json, logging, math, threading, time, unicodedata
+import csv, io, json, logging, math, threading, time
 from typing import Annotated, Literal, Union
 from urllib.parse import unquote_plus
 import numpy as np
+from fastcore.basics import patch
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
 from .config import Settings, get_settings
 from .core import BadInput
-from .schema import COLUMNS, DEPARTMENTS, REPAIRS
+from .schema import COLUMNS, REPAIRS, department_name, separator_of
 
 # %% ../nbs/60_serving.ipynb #3eb42da8
 MAX_TEXT = 200  # longest accepted free-text value; nothing in a Saber Pro file comes close
@@ -186,20 +187,11 @@ def parse_seed_body(body:bytes|str, # The request body as sent
     return found
 
 # %% ../nbs/60_serving.ipynb #303896d9
-def _plain(text:str)->str:
-    "Upper case without accents or repeated spaces"
-    text = unicodedata.normalize('NFKD', text.upper())
-    return ' '.join(''.join(ch for ch in text if not unicodedata.combining(ch)).split())
-
-_DEPARTMENT_NAMES = {**{_plain(name): name for name in DEPARTMENTS.values()},
-                     **{_plain(wrong): right for wrong, right in REPAIRS['ESTU_DEPTO_RESIDE'].items()}}
-
-def department_name(value:str, # A department as a user writes it: name, misspelling or DANE code
-                    field:str='department')->str: # Request field to name in the error
-    "The schema's name of a department; `SeedBodyError` naming `field` when it is unknown"
-    value = (value or '').strip()
-    name = DEPARTMENTS.get(value) or DEPARTMENTS.get(value.zfill(2)) if value.isdigit() else _DEPARTMENT_NAMES.get(_plain(value))
-    if not name: raise SeedBodyError(field, f'unknown department {value[:40]!r}')
+def asked_department(value:str, # A department as a user writes it: name, misspelling or DANE code
+                     field:str='department')->str: # Request field to name in the error
+    "The schema's name of a department a request names (`schema.department_name`); `SeedBodyError` naming `field` if unknown"
+    name = department_name(value or '')
+    if name is None: raise SeedBodyError(field, f'unknown department {(value or "").strip()[:40]!r}')
     return name
 
 # %% ../nbs/60_serving.ipynb #d00dab06
@@ -210,8 +202,7 @@ class Dataset:
         try: text = data.decode('utf-8-sig')
         except UnicodeDecodeError: text = data.decode('latin-1')
         first = text[:text.find('\n')] if '\n' in text else text
-        sep = max(',;|', key=first.count)
-        reader = csv.reader(io.StringIO(text, newline=''), delimiter=sep)
+        reader = csv.reader(io.StringIO(text, newline=''), delimiter=separator_of(first))
         header = [h.strip().upper() for h in next(reader, [])]
         keep = [i for i, h in enumerate(header) if h in COLUMNS and h != 'ESTU_CONSECUTIVO']
         self.name, self.columns = name, [header[i] for i in keep]
@@ -349,7 +340,8 @@ class Serving:
 class InvalidStudent(FieldError):
     "A student the bundle refuses: HTTP 422 naming the field"
 
-def _predict(self:Serving, students:list[dict], # Raw ICFES fields by schema name, one dict per student
+@patch
+def predict(self:Serving, students:list[dict], # Raw ICFES fields by schema name, one dict per student
              top_k:int=3, # Reasons per student
              batch:bool=True)->list[dict]: # Name fields as '[i].FIELD' (a list was sent) or 'FIELD' (one student)
     "Validate and score `students` with the bundle: one result dict per student"
@@ -362,20 +354,21 @@ def _predict(self:Serving, students:list[dict], # Raw ICFES fields by schema nam
             raise InvalidStudent(f'[{i}].{field}' if batch else field, message) from None
     return bundle.predict(students, top_k=top_k)
 
-def _model_card(self:Serving)->dict:
+@patch
+def model_card(self:Serving)->dict:
     "The model card of the loaded bundle"
     return self.bundle.model_card
 
-def _health(self:Serving)->dict:
+@patch
+def health(self:Serving)->dict:
     "Whether the model is loaded, its version, and where the artifacts come from"
     try: card = self.bundle.model_card
     except Unavailable: return {'status': 'unavailable', 'model_loaded': False, 'model_version': None, 'problem': self._problem}
     return {'status': 'ok', 'model_loaded': True, 'model_version': card.get('model_version'), 'problem': None}
 
-Serving.predict, Serving.model_card, Serving.health = _predict, _model_card, _health
-
 # %% ../nbs/60_serving.ipynb #0fbb5cd1
-def _dataset_key(self:Serving, filename:str|None)->str:
+@patch
+def dataset_key(self:Serving, filename:str|None)->str:
     "Store key of the dataset a seed request names (default `TEST_DATASET_V4`); `NotFound` if there is none"
     s = self.settings
     if not filename: return s.TEST_DATASET_V4
@@ -390,7 +383,8 @@ def _dataset_key(self:Serving, filename:str|None)->str:
     if published and '..' not in candidate.split('/'): return candidate
     raise NotFound('filename', f'no stored dataset {filename[:80]!r}; try TEST_DATASET_V4 or TEST_DATASET_V3')
 
-def _dataset(self:Serving, key:str, named:bool=False)->Dataset: # `named`: the client chose it (404, not 503, if absent)
+@patch
+def dataset(self:Serving, key:str, named:bool=False)->Dataset: # `named`: the client chose it (404, not 503, if absent)
     "The stored dataset `key`, verified against the manifest and read once"
     def read():
         try: return Dataset(self.store.load_verified(key), key)
@@ -399,7 +393,8 @@ def _dataset(self:Serving, key:str, named:bool=False)->Dataset: # `named`: the c
             raise Unavailable(f'dataset {key!r} unavailable: {e}') from None
     return self._cached(('dataset', key), read)
 
-def _department_rows(self:Serving, dataset:Dataset, department:str)->list[int]:
+@patch
+def department_rows(self:Serving, dataset:Dataset, department:str)->list[int]:
     "Positions of a department's students in `dataset`"
     def index():
         rows = {}
@@ -407,18 +402,17 @@ def _department_rows(self:Serving, dataset:Dataset, department:str)->list[int]:
         return rows
     return self._cached(('departments', dataset.name), index).get(department, [])
 
-Serving.dataset_key, Serving.dataset, Serving.department_rows = _dataset_key, _dataset, _department_rows
-
 # %% ../nbs/60_serving.ipynb #eeaf296b
 SEED_MODELS = ('linear', 'xgboost')
 
-def _seed_scores(self:Serving, body:bytes|str, # `filename=...&department=...&offset=0&limit=1000`, every key optional
+@patch
+def seed_scores(self:Serving, body:bytes|str, # `filename=...&department=...&offset=0&limit=1000`, every key optional
                  model:str)->dict: # 'linear' (scores) or 'xgboost' (probabilities)
     "The seed's `/predictLinear` or `/predictXgboost` answer for a page of a stored dataset"
     assert model in SEED_MODELS, model
     params = parse_seed_body(body, SEED_SCORE_KEYS)
     offset, limit = _int_param(params, 'offset', 0, 0), _int_param(params, 'limit', SEED_PAGE, 1, SEED_MAX_PAGE)
-    department = department_name(params['department']) if params.get('department') else None
+    department = asked_department(params['department']) if params.get('department') else None
     key = self.dataset_key(params.get('filename'))
     dataset = self.dataset(key, named=bool(params.get('filename')))
     rows = self.department_rows(dataset, department) if department else range(len(dataset))
@@ -439,12 +433,11 @@ def _number(text:str)->float|None:
     try: return float(text) if text else None
     except ValueError: return None
 
-Serving.seed_scores = _seed_scores
-
 # %% ../nbs/60_serving.ipynb #cb070eb6
 SHAP_NAMES = 'shap_feature_names.json'  # beside SHAPLEY_VALUES: the name of each column of the SHAP values
 
-def _shap_table(self:Serving)->dict:
+@patch
+def shap_table(self:Serving)->dict:
     "SHAP values grouped by feature, with each test student's department and P(low score), read once"
     def make():
         bundle, s = self.bundle, self.settings
@@ -476,10 +469,11 @@ def _bias(bundle)->float:
     "The bias term of the booster's SHAP values: the same for every student"
     return float(bundle.contributions(bundle.featurize_batch([{}]))[0, -1])
 
-def _seed_features(self:Serving, body:bytes|str)->dict: # `department=BOGOTA&top=5`, both optional
+@patch
+def seed_features(self:Serving, body:bytes|str)->dict: # `department=BOGOTA&top=5`, both optional
     "The seed's `/getFeatures` answer: top features by probability quintile for a department (all when absent)"
     params = parse_seed_body(body, SEED_FEATURE_KEYS)
-    department = department_name(params['department']) if params.get('department') else None
+    department = asked_department(params['department']) if params.get('department') else None
     top = _int_param(params, 'top', 5, 1, 50)
     table = self.shap_table()
     rows = (np.array(self.department_rows(table['dataset'], department), dtype=np.int64) if department
@@ -487,10 +481,9 @@ def _seed_features(self:Serving, body:bytes|str)->dict: # `department=BOGOTA&top
     found = features_by_quintile(table['values'][rows], table['features'], table['quintile'][rows], top) if len(rows) else []
     return seed_answer(dict(enumerate(found)))
 
-Serving.shap_table, Serving.seed_features = _shap_table, _seed_features
-
 # %% ../nbs/60_serving.ipynb #40ac7e9a
-def _database(self:Serving)->str:
+@patch
+def database(self:Serving)->str:
     "URL of the database the statistics come from; `Unavailable` when there is none"
     if self.settings.DATABASE_URL: return self.settings.DATABASE_URL
     if not self.embedded_database:
@@ -498,7 +491,8 @@ def _database(self:Serving)->str:
     from estudiapp_core.pg import database_url
     return self._cached('embedded_url', lambda: database_url(self.settings))
 
-def _stats(self:Serving, name:str, # One of `estudiapp_core.queries.QUERIES`
+@patch
+def stats(self:Serving, name:str, # One of `estudiapp_core.queries.QUERIES`
            **params)->list[dict]:
     "Rows of dashboard query `name`; a bad parameter raises `BadInput`, a database problem `Unavailable`"
     from contextlib import ExitStack
@@ -523,11 +517,10 @@ def _stats(self:Serving, name:str, # One of `estudiapp_core.queries.QUERIES`
                 self._db = None
                 if attempt == 2: raise Unavailable(f'database error: {type(e).__name__}') from None
 
-def _close(self:Serving):
+@patch
+def close(self:Serving):
     "Close the database connection, if one is open (a server stopping waits for its clients)"
     with self._lock:
         if getattr(self, '_db', None) is not None:
             self._db_stack.close()
             self._db = None
-
-Serving.database, Serving.stats, Serving.close = _database, _stats, _close

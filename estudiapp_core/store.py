@@ -11,6 +11,7 @@ import json, os, shutil, time
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
+from fastcore.basics import patch
 from .config import Settings, get_settings
 from .core import BadInput, atomic_output, sha256_bytes, sha256_file
 
@@ -55,7 +56,8 @@ class Store:
     def __repr__(self): return f'{type(self).__name__}({self.uri!r})'
 
 # %% ../nbs/40_store.ipynb #41d8d4a7
-def _manifest(self:Store, refresh:bool=False)->dict[str,str]:
+@patch
+def manifest(self:Store, refresh:bool=False)->dict[str,str]:
     "The manifest `{key: sha256}`; `MissingArtifact` when the store has none"
     if refresh or getattr(self, '_manifest_cache', None) is None:
         try: raw = self._read(MANIFEST)
@@ -67,7 +69,8 @@ def _manifest(self:Store, refresh:bool=False)->dict[str,str]:
         self._manifest_cache = manifest
     return self._manifest_cache
 
-def _write_manifest(self:Store, keys=None)->dict[str,str]: # `keys` to list; default: every stored key
+@patch
+def write_manifest(self:Store, keys=None)->dict[str,str]: # `keys` to list; default: every stored key
     "Hash the stored `keys` and write them as the manifest; returns it"
     keys = self.keys() if keys is None else [_check_key(k) for k in keys]
     manifest = {k: sha256_bytes(self.get_bytes(k)) for k in sorted(keys)}
@@ -77,11 +80,10 @@ def _write_manifest(self:Store, keys=None)->dict[str,str]: # `keys` to list; def
 
 def _manifest_bytes(manifest:dict)->bytes: return (json.dumps(manifest, indent=1, sort_keys=True) + '\n').encode()
 
-Store.manifest, Store.write_manifest = _manifest, _write_manifest
-
 # %% ../nbs/40_store.ipynb #95750670
 PUBLISHING = '.publishing'  # marker key present while an S3 publish is uploading a new set
 
+@patch
 def _check_set(self:Store, keys:list[str])->tuple[dict, BadInput|None]:
     "Read `keys` against a fresh manifest: (the bytes found, the first problem or None)"
     try: manifest = self.manifest(refresh=True)
@@ -102,7 +104,8 @@ def _check_set(self:Store, keys:list[str])->tuple[dict, BadInput|None]:
         found[key] = data
     return found, None
 
-def _load_set(self:Store, keys:list[str], # Keys to read against one manifest
+@patch
+def load_set(self:Store, keys:list[str], # Keys to read against one manifest
               wait:float=10.)->dict[str,bytes]: # Seconds to wait for a publish in progress to finish
     "The bytes of every key in `keys`, all verified against the same manifest"
     keys, start, attempt, previous = [_check_key(k) for k in keys], time.monotonic(), 0, None
@@ -118,22 +121,25 @@ def _load_set(self:Store, keys:list[str], # Keys to read against one manifest
                                 f'delete {PUBLISHING} there if it was interrupted)')
         time.sleep(min(0.01 * 2**attempt, 0.5))
 
-def _load_verified(self:Store, key:str, # Key of the artifact
+@patch
+def load_verified(self:Store, key:str, # Key of the artifact
                    wait:float=10.)->bytes: # Seconds to wait for a publish in progress to finish
     "The bytes of `key` after checking them against the manifest; `TamperedArtifact` or `MissingArtifact` if they fail"
     return self.load_set([key], wait)[key]
 
-def _verify(self:Store)->dict[str,str]:
+@patch
+def verify(self:Store)->dict[str,str]:
     "Check every artifact listed in the manifest; returns the manifest or raises on the first bad one"
     manifest = self.manifest(refresh=True)
     for key in manifest: self.load_set([key])  # one at a time: the SHAP values may be large
     return manifest
 
-Store._check_set, Store.load_set, Store.load_verified, Store.verify = _check_set, _load_set, _load_verified, _verify
-Store._publishing = lambda self: False  # a local publish is a folder swap: no window to wait for
+@patch
+def _publishing(self:Store)->bool: return False  # a local publish is a folder swap: no window to wait for
 
 # %% ../nbs/40_store.ipynb #2caf1506
-def _publish(self:Store, files:dict, # key -> bytes, or the Path of a file to copy
+@patch
+def publish(self:Store, files:dict, # key -> bytes, or the Path of a file to copy
              merge:bool=False)->dict[str,str]: # Keep the published artifacts that `files` does not replace
     "Write `files` as one set with their manifest; readers see the old set or the new one, never a mix"
     if MANIFEST in files: raise BadInput(f'{MANIFEST} is written by publish itself; do not pass it')
@@ -154,8 +160,6 @@ def _publish(self:Store, files:dict, # key -> bytes, or the Path of a file to co
                   manifest=_manifest_bytes(dict(sorted(manifest.items()))))
     self._manifest_cache = dict(sorted(manifest.items()))
     return self._manifest_cache
-
-Store.publish = _publish
 
 # %% ../nbs/40_store.ipynb #b4dda114
 class LocalStore(Store):
@@ -185,7 +189,8 @@ class LocalStore(Store):
                 if p.is_file() and not any(part.startswith('.') for part in p.relative_to(self.root).parts)]
 
 # %% ../nbs/40_store.ipynb #d87384fa
-def _local_publish(self:LocalStore, files:dict, keep:list, manifest:bytes):
+@patch
+def _publish(self:LocalStore, files:dict, keep:list, manifest:bytes):
     "Build the set in a temporary folder beside `root`, then swap it onto `root`"
     if self.root.exists() and any(self.root.iterdir()) and not (self.root/MANIFEST).is_file():
         raise BadInput(f'refusing to replace {self.uri}: it holds files but no {MANIFEST}, so it is not an artifact '
@@ -213,8 +218,6 @@ def _local_publish(self:LocalStore, files:dict, keep:list, manifest:bytes):
     finally:
         if old_set.exists(): shutil.rmtree(old_set, ignore_errors=True)
 
-LocalStore._publish = _local_publish
-
 # %% ../nbs/40_store.ipynb #96fcde51
 class S3Store(Store):
     "Artifacts under a prefix of an S3 bucket"
@@ -238,7 +241,8 @@ class S3Store(Store):
     def _key(self, key): return f'{self.prefix}/{key}' if self.prefix else key
 
 # %% ../nbs/40_store.ipynb #5effdd48
-def _s3_call(self:S3Store, what:str, fn, *args, missing_ok=False, **kwargs):
+@patch
+def _call(self:S3Store, what:str, fn, *args, missing_ok=False, **kwargs):
     "Run a boto3 call; S3's 'not found' becomes `MissingArtifact`, connection problems `BadInput`"
     from botocore.exceptions import ClientError, BotoCoreError, NoCredentialsError, EndpointConnectionError
     try: return fn(*args, **kwargs)
@@ -257,29 +261,33 @@ def _s3_call(self:S3Store, what:str, fn, *args, missing_ok=False, **kwargs):
         raise BadInput(f'cannot reach the S3 endpoint for {self.uri}: {e}') from None
     except BotoCoreError as e: raise BadInput(f'S3 error at {self.uri}: {e}') from None
 
-S3Store._call = _s3_call
-
 # %% ../nbs/40_store.ipynb #76274818
-def _s3_read(self:S3Store, key):
+@patch
+def _read(self:S3Store, key):
     return self._call(key, self.client.get_object, Bucket=self.bucket, Key=self._key(key))['Body'].read()
 
-def _s3_write(self:S3Store, key, data:bytes):
+@patch
+def _write(self:S3Store, key, data:bytes):
     self._call(key, self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data)
 
-def _s3_write_file(self:S3Store, key, path:Path):
+@patch
+def _write_file(self:S3Store, key, path:Path):
     self._call(key, self.client.upload_file, str(path), self.bucket, self._key(key))  # multipart for large files
 
-def _s3_exists(self:S3Store, key)->bool:
+@patch
+def _exists(self:S3Store, key)->bool:
     try: self._call(key, self.client.head_object, Bucket=self.bucket, Key=self._key(key))
     except MissingArtifact: return False
     return True
 
-def _s3_list(self:S3Store)->list[str]:
+@patch
+def _list(self:S3Store)->list[str]:
     pages = self.client.get_paginator('list_objects_v2').paginate(Bucket=self.bucket, Prefix=self._key(''))
     cut = len(self._key(''))
     return [o['Key'][cut:] for page in self._call('', lambda: list(pages)) for o in page.get('Contents', [])]
 
-def _s3_publish(self:S3Store, files:dict, keep:list, manifest:bytes):
+@patch
+def _publish(self:S3Store, files:dict, keep:list, manifest:bytes):
     "Upload every artifact, then the manifest last: readers switch to the new set when the manifest lands"
     self._write(PUBLISHING, time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()).encode())
     try:
@@ -289,10 +297,8 @@ def _s3_publish(self:S3Store, files:dict, keep:list, manifest:bytes):
         self._write(MANIFEST, manifest)
     finally: self._call(PUBLISHING, self.client.delete_object, Bucket=self.bucket, Key=self._key(PUBLISHING))
 
-def _s3_publishing(self:S3Store)->bool: return self._exists(PUBLISHING)
-
-S3Store._read, S3Store._write, S3Store._write_file = _s3_read, _s3_write, _s3_write_file
-S3Store._exists, S3Store._list, S3Store._publish, S3Store._publishing = _s3_exists, _s3_list, _s3_publish, _s3_publishing
+@patch
+def _publishing(self:S3Store)->bool: return self._exists(PUBLISHING)
 
 # %% ../nbs/40_store.ipynb #d7cf6434
 def open_store(uri:str|Path|None=None, # Folder, file:// or s3://bucket/prefix URI; None reads the settings
