@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 # PYTHONDONTWRITEBYTECODE is set on our machines; without compiled .pyc files imports are 3-4x slower
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
-# idle OpenMP threads yield the core: XGBoost is 8-10x faster under load on 2 cores
+# the package sets OMP_WAIT_POLICY (estudiapp_core.config.passive_openmp, where the why is) before it imports
+# scikit-learn or XGBoost; notebooks and tests that import them first run under make, which sets the same default
 export OMP_WAIT_POLICY := PASSIVE
 INSTALLED := $(VENV)/.installed
 # notebook cells flagged `shared` read the real ICFES samples in ../shared/data; they run where it is present

@@ -1,7 +1,7 @@
 """Single-student predict and explain (top-3 reasons): the serving bundle against the naive path (the scikit-learn
 pipeline on a one-row DataFrame, the pickled models, shap.TreeExplainer). Prints p50/p99 in ms and the ratio."""
-import os
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+from estudiapp_core.config import passive_openmp
+passive_openmp()  # before scikit-learn, XGBoost or shap loads OpenMP
 import csv, io, pickle, sys, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd

@@ -1,7 +1,7 @@
 """Batch scoring throughput: `estudiapp score` on 200,000 raw students (CSV in, CSV out) with stored artifacts.
 Prints rows/s overall and seconds per step."""
-import os
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+from estudiapp_core.config import passive_openmp
+passive_openmp()  # before scikit-learn, XGBoost or shap loads OpenMP
 import tempfile, time
 from pathlib import Path
 

@@ -8,8 +8,8 @@ __all__ = ['ECE_TOLERANCE', 'SEARCH_CONFIGS', 'GROUP_COLUMNS', 'classification_m
            'classifier_report', 'metrics_by_group']
 
 # %% ../nbs/21_classifier.ipynb #aba887c0
-import os
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before sklearn/xgboost load OpenMP: busy-waiting threads crawl on a shared machine
+from .config import passive_openmp
+passive_openmp()  # before scikit-learn or XGBoost loads OpenMP
 import numpy as np
 import pandas as pd
 import xgboost as xgb

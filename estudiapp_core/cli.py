@@ -6,10 +6,9 @@
 __all__ = ['COMMANDS', 'DB_ACTIONS', 'main', 'run_main']
 
 # %% ../nbs/90_cli.ipynb #ee99c634
-import argparse, importlib, logging, os, sys
-# OpenMP threads that spin while idle make XGBoost 8-10x slower on a busy 2-core machine; the policy must be set
-# before scikit-learn or XGBoost is imported, so the CLI sets it first
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+import argparse, importlib, logging, sys
+from .config import passive_openmp
+passive_openmp()  # before scikit-learn or XGBoost loads OpenMP
 from .core import BadInput
 
 # %% ../nbs/90_cli.ipynb #4acb1d1d

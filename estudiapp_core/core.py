@@ -9,6 +9,7 @@ __all__ = ['BadInput', 'atomic_output', 'sha256_bytes', 'sha256_file', 'progress
 import hashlib, os, shutil, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from .config import get_settings
 
 # %% ../nbs/00a_core.ipynb #7796545a
 class BadInput(ValueError):
@@ -52,5 +53,5 @@ def sha256_file(path:str|Path, chunk:int=1<<20)->str:
 def progress(iterable=None, **kwargs):
     "A `tqdm` progress bar on stderr, disabled when stderr is not a terminal or `ESTUDIAPP_PROGRESS=0`"
     from tqdm import tqdm  # plain tqdm: text bars work in terminals and notebooks without ipywidgets
-    quiet = os.environ.get('ESTUDIAPP_PROGRESS') == '0' or not sys.stderr.isatty()
+    quiet = get_settings().ESTUDIAPP_PROGRESS == '0' or not sys.stderr.isatty()
     return tqdm(iterable, disable=quiet if 'disable' not in kwargs else kwargs.pop('disable'), **kwargs)

@@ -7,8 +7,8 @@ __all__ = ['shap_values', 'group_shap', 'global_importance', 'importance_figure'
            'top_reasons', 'shap_feature_names_key', 'shap_files']
 
 # %% ../nbs/30_explain.ipynb #975fc0b5
-import os
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before sklearn/xgboost load OpenMP: busy-waiting threads crawl on a shared machine
+from .config import passive_openmp
+passive_openmp()  # before scikit-learn or XGBoost loads OpenMP
 import io, json
 from pathlib import PurePosixPath
 import numpy as np

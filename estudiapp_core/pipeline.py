@@ -7,8 +7,8 @@ __all__ = ['STORED_TEST_ROWS', 'STAGES', 'PARTS', 'raw_layout', 'dataset_bytes',
            'train', 'metrics_table', 'summary', 'run_pipeline', 'load_database', 'cli_arguments', 'cli_main']
 
 # %% ../nbs/80_pipeline.ipynb #5e188ceb
-import os
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before sklearn/xgboost load OpenMP: busy-waiting threads crawl on a shared machine
+from .config import passive_openmp
+passive_openmp()  # before scikit-learn or XGBoost loads OpenMP
 import io, json, pickle, platform, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field

@@ -8,8 +8,8 @@ __all__ = ['TARGET', 'NUMERIC_FEATURES', 'ORDINAL_FEATURES', 'CATEGORICAL_FEATUR
            'build_preprocessor', 'feature_groups']
 
 # %% ../nbs/10_preprocess.ipynb #93b3e166
-import os
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before sklearn/xgboost load OpenMP: busy-waiting threads crawl on a shared machine
+from .config import passive_openmp
+passive_openmp()  # before scikit-learn or XGBoost loads OpenMP
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd

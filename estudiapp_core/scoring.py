@@ -7,8 +7,8 @@ __all__ = ['ID_COLUMNS', 'CHUNK', 'read_students', 'check_students', 'score_fram
            'cli_main']
 
 # %% ../nbs/85_scoring.ipynb #63da88e7
-import os
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before xgboost loads OpenMP: busy-waiting threads crawl on a shared machine
+from .config import passive_openmp
+passive_openmp()  # before scikit-learn or XGBoost loads OpenMP
 from pathlib import Path
 import numpy as np
 import pandas as pd

@@ -82,3 +82,65 @@ def test_check_notebooks_names_each_stale_file(tmp_path):
     listed = re.findall(r'^ {6}((?:estudiapp_core|nbs)/\S+)', bad.stderr, flags=re.M)
     assert listed == ['estudiapp_core/config.py', 'nbs/00_config.ipynb'], bad.stderr  # and nothing else
     assert 'README.md is not generated' in bad.stderr
+
+
+def test_page_names_are_the_pages_nbdev_links_to():
+    "build_docs names pages by nbdev's rule, which nbdev keeps private: the doc links it wrote into _modidx.py agree"
+    from estudiapp_core._modidx import d
+    checked = 0
+    with build_docs.in_project():
+        for mod, syms in d['syms'].items():
+            if not syms: continue
+            src = (ROOT/(mod.replace('.', '/') + '.py')).read_text(encoding='utf-8')
+            nb = re.search(r'File to edit: \.\./(\S+?\.ipynb)', src).group(1)
+            linked = next(iter(syms.values()))[0].split('#')[0]  # e.g. config.html
+            assert build_docs.page_name(ROOT/nb) == linked.replace('.html', '.md'), (mod, nb)
+            checked += 1
+    assert checked >= 15
+
+
+def test_docs_processing_runs_doc_cells_and_only_the_imports_of_test_cells():
+    "Exported definitions get ApiDocRenderer entries, also after a cell imports nbdev's show_doc; test cells keep outputs"
+    folder = ROOT/'_proc'/'test_docs'  # inside the project, where nbdev finds settings.ini
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = [{'output_type': 'stream', 'name': 'stdout', 'text': ['from the database\n']}]
+    nb = {'cells': [{'cell_type': 'code', 'source': '#| export\ndef double(x:int, # a number\n          ): return 2*x',
+                     'outputs': []},
+                    {'cell_type': 'code', 'source': 'import json\nraise RuntimeError("needs a database")', 'outputs': stored},
+                    {'cell_type': 'code', 'source': 'from nbdev.showdoc import show_doc\nx = 1', 'outputs': []},
+                    {'cell_type': 'code', 'source': 'show_doc(json.dumps, name="dumps")', 'outputs': []}],
+          'metadata': {'kernelspec': {'language': 'python', 'name': 'python3', 'display_name': 'Python 3'}},
+          'nbformat': 4, 'nbformat_minor': 5}
+    path = folder/'01a_mixed_cells.ipynb'
+    path.write_text(json.dumps({**nb, 'cells': [{'metadata': {}, 'execution_count': None, **c} for c in nb['cells']]}))
+    try:
+        with build_docs.in_project(): done = build_docs.process_notebook(path)
+    finally: shutil.rmtree(folder, ignore_errors=True)
+    md = [''.join(o.get('data', {}).get('text/markdown', '')) for c in done.cells for o in c.get('outputs', [])]
+    assert any('### double {: #double .doc-name }' in m for m in md), md  # added by nbdev after the exported cell
+    assert any('### dumps {: #dumps .doc-name }' in m for m in md), md  # ours after the import; `json` was imported
+    raising = next(c for c in done.cells if 'needs a database' in c.source)
+    assert raising.outputs[0]['text'] == stored[0]['text']  # not run: the page shows what the notebook stored
+
+
+IFRAME_WORKER_SHA256 = 'e8e412dbcfea9b7e31b5ffa288d7b6035915e714c542f4176a0cdbe262fc9609'  # npm iframe-worker 1.0.4
+
+def test_site_is_offline_with_squidfunks_worker_shim(tmp_path):
+    "The built site: every page loads the vendored iframe-worker shim (unchanged), no script or style from elsewhere"
+    import hashlib
+    shim = build_docs.ASSETS/'iframe-worker'/'shim.js'
+    assert hashlib.sha256(shim.read_bytes()).hexdigest() == IFRAME_WORKER_SHA256, 'refresh the sha256 with the version'
+    assert 'MIT' in (shim.parent/'LICENSE').read_text() and build_docs.IFRAME_WORKER_SHIM == 'assets/iframe-worker/shim.js'
+    site = tmp_path/'site'
+    with build_docs.in_project(): assert build_docs.build_site(site) == 0
+    pages = sorted(p for p in site.glob('*.html') if p.name != '404.html')  # mkdocs' 404 page is for a server
+    assert len(pages) >= 20
+    for page in pages:
+        html = page.read_text(encoding='utf-8')
+        assert '<script src="assets/iframe-worker/shim.js"' in html, page.name
+        assert not re.search(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', html), page.name
+    assert (site/'assets'/'iframe-worker'/'shim.js').read_bytes() == shim.read_bytes()
+    assert (site/'search'/'search_index.js').read_text(encoding='utf-8').startswith('var __index = ')
+    config = (site/'config.html').read_text(encoding='utf-8')
+    assert 'id="passive_openmp"' in config and 'id="settings"' in config  # show_doc entries with nbdev's anchors
+    assert list(site.glob('*_files/*.png'))  # figures

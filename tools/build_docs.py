@@ -6,6 +6,13 @@ definitions and executed, code names linked to their docs) and replaces Quarto's
 each processed notebook becomes a Markdown page, and mkdocs-material turns the pages into a static site with a
 sidebar and a search that also works from `file://`. Where Quarto is installed, `nbdev_docs` still works unchanged.
 
+It uses nbdev's public surface: `FilterDefaults` (the docs processors), `exec_show_docs`, `add_links`,
+`show_doc(renderer=...)`, `NbdevLookup`, `nbglob` and `get_config`, with fastcore's `ShowDocRenderer`, `docments`,
+`parse_docstring` and `qual_name`, and execnb's `NbCell`. Beyond them it relies on two things nbdev does not name
+publicly, each explained where it is used: the IPython shell of `exec_show_docs` (its attribute `k`), and nbdev's rule
+for page names (`01_schema.ipynb` -> `schema.html`), which tests/test_docs.py checks against the doc links nbdev
+wrote into the package's `_modidx.py`. Nothing of nbdev or fastcore is patched.
+
     python tools/build_docs.py           # docs/ from every notebook in nbs/, and README.md from nbs/index.ipynb
     python tools/build_docs.py --readme  # README.md only
 """
@@ -13,26 +20,26 @@ from __future__ import annotations
 import time
 _STARTED = time.perf_counter()  # the build's time includes its imports (a few seconds of it)
 
-import argparse, ast, atexit, base64, functools, importlib, inspect, logging, os, posixpath, re, shutil, sys, warnings
+import argparse, ast, atexit, base64, functools, importlib, inspect, logging, os, posixpath, re, shutil, sys
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = Path(__file__).resolve().parent/'docs_assets'
 BUILD = ROOT/'_proc'/'_mkdocs'  # gitignored; the leading `_` keeps Quarto (`nbdev_docs`) from rendering it
+# squidfunk's iframe-worker 1.0.4 (MIT, LICENSE beside it): the npm package's `shim/index.js`, unchanged (its
+# sha256 is checked by tests/test_docs.py). To refresh: `npm pack iframe-worker@VERSION`, copy `package/shim/index.js`
+# and `package/LICENSE` into tools/docs_assets/iframe-worker/, then update the version here and the sha256 in the test.
+IFRAME_WORKER_SHIM = 'assets/iframe-worker/shim.js'
 README_WARNING = ('<!-- Generated from nbs/index.ipynb by `python tools/build_docs.py` (or `make docs`): '
                   'edit the notebook, not this file. -->')
 
-import fastcore.docments
-from fastcore.docments import ShowDocRenderer, docments, qual_name, _docstring, _fmt_anno, _fullname, _unwrap_sym
-from execnb.nbio import read_nb
-import nbdev.showdoc
+from fastcore.docments import ShowDocRenderer, docments, parse_docstring, qual_name
+from execnb.nbio import NbCell, read_nb
 from nbdev.config import get_config
-from nbdev.doclinks import NbdevLookup, nbglob, _nbpath2html
-from nbdev.processors import FilterDefaults, exec_show_docs, add_links, _do_eval, _show_docs
-
-# Notebook test cells mix their imports with test code; nbdev warns about each one (see `exec_show_docs_imports`)
-warnings.filterwarnings('ignore', message='Found cells containing imports and other code')
+from nbdev.doclinks import NbdevLookup, nbglob
+from nbdev.processors import FilterDefaults, exec_show_docs, add_links
+from nbdev.showdoc import show_doc
 
 # ---------------------------------------------------------------------------------------------------------------
 # show_doc as an API entry
@@ -53,13 +60,28 @@ def _table_text(s:str)->str:
 
 @functools.lru_cache(maxsize=None)
 def _getsource(obj)->str:
-    "inspect.getsource, once per object: for a class it parses the whole module, and docments asks several times"
+    "inspect.getsource, once per object: for a class it parses the whole module"
     return inspect.getsource(obj)
 
 _re_module_prefix = re.compile(r"(?<![\w.'\"])(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_])")
 def _anno(a)->str:
-    "Annotation as a reader writes it: `str|None`, `Path`, `DataFrame` (no module prefixes, no `__main__.`)"
-    return _re_module_prefix.sub('', _fmt_anno(a))
+    "Annotation as a reader writes it: `str|None`, `Path`, `DataFrame` (no quotes, spaces or module prefixes)"
+    return _re_module_prefix.sub('', inspect.formatannotation(a).strip("'").replace(' ', ''))
+
+def _documented(sym):
+    "What `show_doc` documents: a decorated function's original (unless it has its own signature), a property's getter"
+    if not hasattr(sym, '__signature__'): sym = getattr(sym, '__wrapped__', sym)
+    return getattr(sym, 'fget', None) or getattr(sym, 'fset', None) or sym
+
+def _fullname(sym)->str:
+    "`module.qualname`, or the bare qualname for a definition made in a notebook's shell (`__main__`)"
+    module = getattr(sym, '__module__', None)
+    return qual_name(sym) if module in (None, '__main__', 'builtins') else f'{module}.{qual_name(sym)}'
+
+def _docstring(sym)->str:
+    "The docstring's summary and extended text, without numpydoc sections (which the docments table shows)"
+    doc = parse_docstring(sym)
+    return '\n\n'.join([doc['Summary'], doc['Extended']]).strip()
 
 def _param(p:inspect.Parameter)->str:
     star = '*' if p.kind == p.VAR_POSITIONAL else '**' if p.kind == p.VAR_KEYWORD else ''
@@ -90,7 +112,7 @@ class ApiDocRenderer(ShowDocRenderer):
                      else 'async def' if inspect.iscoroutinefunction(sym) else 'def')
         # ShowDocRenderer.__init__, except that a string annotation naming a lazily imported module ('pa.Table')
         # shows as written instead of failing the page
-        self.sym, self.title_level, self.maxline = _unwrap_sym(sym), title_level, maxline
+        self.sym, self.title_level, self.maxline = _documented(sym), title_level, maxline
         self.nm = name or qual_name(self.sym)
         self.sig = None
         for eval_str in (True, False):
@@ -176,22 +198,42 @@ class ApiDocRenderer(ShowDocRenderer):
 # ---------------------------------------------------------------------------------------------------------------
 
 _IMPORTS = (ast.Import, ast.ImportFrom)
+_DOC_DIRECTIVES = {'export', 'exports', 'exporti', 'exec_doc'}  # cells nbdev runs whole to document them
+
+def _calls_show_doc(trees)->bool:
+    return any(isinstance(t, ast.Expr) and isinstance(t.value, ast.Call)
+               and getattr(t.value.func, 'id', None) == 'show_doc' for t in trees)
+
+def imports_only(cell):
+    """The imports of a cell that mixes them with other code, as a cell of their own; None for any other cell.
+    nbdev runs such a cell whole; in this project those are example/test cells (some need a database or S3),
+    and their stored outputs are what the page shows, so only their imports run."""
+    if cell.cell_type != 'code' or cell.directives_.keys() & _DOC_DIRECTIVES: return None
+    trees = cell.parsed_() or []  # NBProcessor has moved the `#|` lines to `directives_`
+    imports = [t for t in trees if isinstance(t, _IMPORTS)]
+    if not imports or len(imports) == len(trees) or _calls_show_doc(trees): return None
+    code = '\n'.join(ast.get_source_segment(cell.source, t) for t in imports)
+    # a new cell (its outputs are the page's, its `directives_` such as `eval: false` still apply), without the parse
+    return NbCell(cell.idx_, {k: v for k, v in cell.items() if k != '_parsed_'} | {'source': code, 'outputs': []})
 
 class exec_show_docs_imports(exec_show_docs):
-    """nbdev's `exec_show_docs`, except that a cell mixing imports with other code runs only its imports.
-    nbdev runs the whole cell; in this project those are example/test cells (some need a database or S3),
-    and their stored outputs are what the page shows."""
+    """nbdev's `exec_show_docs`, with this site's `show_doc` renderer, and running only the imports of a cell that
+    mixes them with other code (`imports_only`)."""
+    # `self.k` is the IPython shell (execnb's `CaptureShell`) that `exec_show_docs.begin` creates: nbdev has no public
+    # name for it, and it is where `show_doc` must be bound to the renderer and where the exit hook is removed
+    def begin(self):
+        super().begin()
+        self.api_doc = functools.partial(show_doc, renderer=ApiDocRenderer)  # show_doc's own `renderer` parameter
+        self._bind_show_doc()
+
+    def _bind_show_doc(self):
+        "`show_doc` in the shell renders `ApiDocRenderer` entries, also after a cell imported nbdev's own"
+        if hasattr(self, 'k') and self.k.user_ns.get('show_doc') is not self.api_doc:
+            self.k.user_ns['show_doc'] = self.api_doc
+
     def __call__(self, cell):
-        if not getattr(self.nb, 'has_docs_', None) or not hasattr(self, 'k') or not _do_eval(cell): return
-        if str(getattr(self.nb, 'frontmatter_', {}).get('skip_showdoc', False)).lower() in ('true', '1', 'yes'): return
-        trees = cell.parsed_()
-        if cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'} or _show_docs(trees): self.k.cell(cell)
-        else:
-            imports = [ast.get_source_segment(cell.source, t) for t in trees if isinstance(t, _IMPORTS)]
-            if imports: self.k.run('\n'.join(imports))
-        if self.k.exc:
-            raise RuntimeError(f"a cell failed while rendering its docs:\n{cell.source}\n"
-                               f"{type(self.k.exc).__name__}: {self.k.exc}") from self.k.exc
+        super().__call__(imports_only(cell) or cell)
+        self._bind_show_doc()
 
     def end(self):
         super().end()
@@ -218,17 +260,13 @@ def in_project():
 
 @contextmanager
 def _docs_env(folder:Path):
-    "What nbdev's docs workers set up: IN_TEST (so `nbdev_export()` cells are no-ops), cwd at the notebook, our renderer"
-    old_cwd, old_renderer, old_in_test = Path.cwd(), nbdev.showdoc.BasicMarkdownRenderer, os.environ.get('IN_TEST')
-    old_getsource = fastcore.docments.getsource
+    "What nbdev's docs workers set up: IN_TEST (so `nbdev_export()` cells are no-ops) and cwd at the notebook"
+    old_cwd, old_in_test = Path.cwd(), os.environ.get('IN_TEST')
     os.environ['IN_TEST'] = '1'
-    nbdev.showdoc.BasicMarkdownRenderer = ApiDocRenderer
-    fastcore.docments.getsource = _getsource
     os.chdir(folder)
     try: yield
     finally:
         os.chdir(old_cwd)
-        nbdev.showdoc.BasicMarkdownRenderer, fastcore.docments.getsource = old_renderer, old_getsource
         if old_in_test is None: os.environ.pop('IN_TEST', None)
         else: os.environ['IN_TEST'] = old_in_test
 
@@ -459,10 +497,13 @@ def notebooks()->list[Path]:
     paths = sorted(Path(p) for p in nbglob(cfg.nbs_path))
     return sorted(paths, key=lambda p: (p.relative_to(cfg.nbs_path).parent.parts, p.stem != 'index', p.name))
 
+_re_nb_number = re.compile(r'^\d+[a-zA-Z0-9]*_')
 def page_name(path:Path)->str:
-    "The page `nbdev_docs` would write for `path` (`01_schema.ipynb` -> `schema.md`, like `schema.html`)"
+    """The page `nbdev_docs` would write for `path` (`01_schema.ipynb` -> `schema.md`, like `schema.html`).
+    nbdev's doc links point at these pages, and nbdev has this rule only in a private function (`_nbpath2html`):
+    tests/test_docs.py checks that it gives the pages of the links in the package's `_modidx.py`."""
     rel = path.relative_to(get_config().nbs_path)
-    return _nbpath2html(rel).with_suffix('.md').as_posix()
+    return rel.with_name(_re_nb_number.sub('', rel.name.lower())).with_suffix('.md').as_posix()
 
 def _copy_nbs_assets(dest:Path):
     "Images and other files notebooks link to (nbs/images/...), copied beside the pages"
@@ -499,10 +540,11 @@ def mkdocs_config(nav:list, pages_dir:Path, site_dir:Path)->dict:
                   'features': ['navigation.top', 'navigation.footer', 'navigation.tracking', 'toc.follow',
                                'search.highlight', 'search.suggest', 'content.code.copy'],
                   'palette': [{'scheme': 'default', 'primary': 'indigo', 'accent': 'indigo'}]},
-        # the offline plugin inlines the search index; iframe-worker-shim.js (ours, bundled) stands in for the
-        # worker shim the plugin would otherwise load from unpkg.com, so search works from file:// with no network
+        # the offline plugin inlines the search index and, for file:// pages (where browsers refuse workers), runs the
+        # search worker through squidfunk's iframe-worker shim; it would load it from unpkg.com unless a polyfill
+        # named iframe-worker is listed, so the site carries its own copy (IFRAME_WORKER_SHIM) and needs no network
         'plugins': [{'search': {'lang': 'en'}}, 'offline'],
-        'extra': {'polyfills': ['assets/iframe-worker-shim.js'], 'generator': False},
+        'extra': {'polyfills': [IFRAME_WORKER_SHIM], 'generator': False},
         'extra_css': ['assets/extra.css'],
         'markdown_extensions': [
             'tables', 'attr_list', 'md_in_html', 'admonition', 'def_list', 'footnotes',
@@ -539,7 +581,8 @@ def build_site(site_dir:Path=ROOT/'docs', strict:bool=False)->int:
             title, description = page_title(nb, path)
             md = PageWriter(page, pages_dir, 'mkdocs', link_map)(nb, title, description)
         except Exception as e:
-            failed.append((rel, f'{type(e).__name__}: {e}'))
+            cause = f'\n{type(e.__cause__).__name__}: {e.__cause__}' if e.__cause__ else ''  # the cell's own error
+            failed.append((rel, f'{type(e).__name__}: {e}{cause}'))
             continue
         (pages_dir/page).parent.mkdir(parents=True, exist_ok=True)
         (pages_dir/page).write_text(md, encoding='utf-8')
