@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'INSTITUTION_CHARACTER', 'INSTITUTION_ORIGIN',
-           'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'TUITION_SOURCE', 'GENDER', 'ENGLISH_LEVEL', 'DEPARTMENTS',
-           'MODULE_SCORES', 'COLUMNS', 'REPAIRS', 'DERIVED', 'TUITION_BANDS', 'TUITION_BAND_OF', 'LOW_SCORE_PERCENTILE',
-           'SEPARATORS', 'DANE_CODE_WIDTH', 'SPELLINGS', 'BIRTH_DATE_FORMAT', 'BIRTH_DATE', 'AGE_BOUNDS',
-           'SOCIAL_FACTORS', 'Column', 'columns_of', 'separator_of', 'label_of', 'birth_date', 'age_on_new_year',
-           'plausible_age', 'fold', 'department_code', 'department_name']
+           'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'TUITION_SOURCE', 'GENDER', 'ENGLISH_LEVEL', 'YES_NO_UPPER',
+           'RESIDENCE_AREA', 'SEMESTER', 'SOCIO_ECONOMIC_LEVEL', 'DAILY_READING', 'DAILY_INTERNET', 'BOOKS_AT_HOME',
+           'REFERENCE_GROUPS', 'DEPARTMENTS', 'MODULE_SCORES', 'COLUMNS', 'FULL_LAYOUT', 'REPAIRS', 'DERIVED',
+           'TUITION_BANDS', 'TUITION_BAND_OF', 'LOW_SCORE_PERCENTILE', 'SEPARATORS', 'DANE_CODE_WIDTH', 'SPELLINGS',
+           'BIRTH_DATE_FORMAT', 'BIRTH_DATE', 'AGE_BOUNDS', 'SOCIAL_FACTORS', 'Column', 'columns_of', 'separator_of',
+           'label_of', 'birth_date', 'age_on_new_year', 'plausible_age', 'fold', 'department_code', 'department_name']
 
 # %% ../nbs/01_schema.ipynb #265a7123
 import re, unicodedata
@@ -20,13 +21,13 @@ from datetime import date
 class Column:
     "One Saber Pro column: its type, allowed values and role"
     name:str                          # ICFES name, upper case
-    kind:str                          # 'id', 'period', 'date', 'code', 'text', 'category', 'ordinal', 'score', 'percentile'
+    kind:str                          # 'id', 'period', 'date', 'code', 'text', 'category', 'ordinal', 'score', 'percentile', 'number'
     description:str                   # what it is, in a few words
     categories:tuple = ()             # allowed labels (ordered low to high for 'ordinal')
     required:bool = False             # a file without this column is rejected
     feature:bool = False              # used as a model input
-    low:int|None = None               # smallest allowed value of a score
-    high:int|None = None              # largest allowed value of a score
+    low:int|None = None               # smallest allowed value of a score or number
+    high:int|None = None              # largest allowed value of a score or number
     ordinal_ignore:tuple = ()         # labels of an ordinal column that carry no order (treated as missing)
     width:int|None = None             # digits of a DANE code: a spreadsheet that read it as a number dropped leading zeros
 
@@ -34,7 +35,7 @@ class Column:
     def dtype(self)->str:
         "pandas dtype of the column in the clean table"
         return {'id':'string', 'period':'int32', 'date':'datetime64[ns]', 'code':'string', 'text':'string',
-                'category':'category', 'ordinal':'category', 'score':'float64', 'percentile':'float64'}[self.kind]
+                'category':'category', 'ordinal':'category', 'score':'float64', 'percentile':'float64', 'number':'float64'}[self.kind]
 
 # %% ../nbs/01_schema.ipynb #c19d555d
 YES_NO = ('No', 'Si')
@@ -60,6 +61,21 @@ PROGRAM_LEVEL = ('UNIVERSITARIO', 'TECNOLOGÍA', 'TÉCNICO PROFESIONAL', 'ESCUEL
 TUITION_SOURCE = ('Becas o Subsidios', 'Creditos', 'Familiares', 'Propios')
 GENDER = ('F', 'M')
 ENGLISH_LEVEL = ('-A1', 'A1', 'A2', 'B1', 'B2')
+# Answers of the full national layout (the dictionary's labels, as the 2016-2019 files write them)
+YES_NO_UPPER = ('NO', 'SI')  # ESTU_EXTERIOR writes its yes/no in capitals
+RESIDENCE_AREA = ('Area Rural', 'Cabecera Municipal')
+SEMESTER = ('1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12 o más')
+SOCIO_ECONOMIC_LEVEL = ('1', '2', '3', '4')  # ICFES's NSE1..NSE4, written as the digit
+DAILY_READING = ('No leo por entretenimiento', '30 minutos o menos', 'Entre 30 y 60 minutos', 'Entre 1 y 2 horas',
+                 'Más de 2 horas')
+DAILY_INTERNET = ('No navega internet', 'Menos de una hora', 'Entre 1 y 3 horas', 'Más de 3 horas')
+BOOKS_AT_HOME = ('0 A 10 LIBROS', '11 A 25 LIBROS', '26 A 100 LIBROS', 'MÁS DE 100 LIBROS')
+# ICFES's reference groups: programs compared with programs like them (the dictionary numbers them 1-34)
+REFERENCE_GROUPS = ('BELLAS ARTES Y DISEÑO', 'CIENCIAS NATURALES Y EXACTAS', 'CIENCIAS SOCIALES', 'HUMANIDADES', 'DERECHO',
+                    'COMUNICACIÓN, PERIODISMO Y PUBLICIDAD', 'CIENCIAS MILITARES Y NAVALES', 'CIENCIAS AGROPECUARIAS',
+                    'ADMINISTRACIÓN Y AFINES', 'EDUCACIÓN', 'ARQUITECTURA Y URBANISMO', 'INGENIERÍA', 'SALUD', 'MEDICINA',
+                    'TECNOLOGICO EN ADMINISTRACIÓN Y TURISMO', 'NORMALES SUPERIORES', 'RECREACIÓN Y DEPORTES', 'ECONOMIA',
+                    'CONTADURÍA Y AFINES', 'PSICOLOGÍA', 'ENFERMERÍA')
 
 # %% ../nbs/01_schema.ipynb #7a1e8cd7
 DEPARTMENTS = {
@@ -112,11 +128,54 @@ COLUMNS = {c.name: c for c in [
     Column('ESTU_METODO_PRGM', 'category', 'method of the program', PROGRAM_METHOD, feature=True),
     Column('ESTU_NIVEL_PRGM_ACADEMICO', 'category', 'level of the program', PROGRAM_LEVEL),
     Column('ESTU_ESTADOINVESTIGACION', 'text', 'publication status of the result; only PUBLICAR is a valid result'),
+    # The full national layout (about 105 columns) adds these; the datos.gov.co export lacks them
+    Column('ESTU_NACIONALIDAD', 'text', 'nationality (a country name, COLOMBIA for most)'),
+    Column('ESTU_EXTERIOR', 'category', 'took the exam abroad', YES_NO_UPPER, feature=True),
+    Column('ESTU_AREARESIDE', 'category', 'area of residence: urban centre or rural', RESIDENCE_AREA, feature=True),
+    Column('ESTU_SEMESTRECURSA', 'ordinal', 'semester the student is in', SEMESTER, feature=True),
+    Column('ESTU_DEDICACIONLECTURADIARIA', 'ordinal', 'daily reading for pleasure (2016-2018 questionnaires)', DAILY_READING, feature=True),
+    Column('ESTU_DEDICACIONINTERNET', 'ordinal', 'daily time on the internet, outside study (2016-2018)', DAILY_INTERNET, feature=True),
+    Column('FAMI_NUMLIBROS', 'ordinal', 'books at home (2016-2018)', BOOKS_AT_HOME, feature=True),
+    Column('GRUPOREFERENCIA', 'category', "ICFES's reference group of the program", REFERENCE_GROUPS, feature=True),
+    Column('ESTU_INSE_INDIVIDUAL', 'number', "the student's socio-economic index (INSE)", low=1, high=100, feature=True),
+    Column('ESTU_NSE_INDIVIDUAL', 'ordinal', "the student's socio-economic level, from the INSE", SOCIO_ECONOMIC_LEVEL, feature=True),
+    Column('ESTU_NSE_IES', 'ordinal', "socio-economic level of the institution's students", SOCIO_ECONOMIC_LEVEL),
+    Column('ESTU_COD_MCPIO_PRESENTACION', 'code', 'DANE code of the municipality where the exam was taken', width=5),
+    Column('ESTU_COD_DEPTO_PRESENTACION', 'code', 'DANE code of the department where the exam was taken', tuple(DEPARTMENTS), width=2),
+    Column('ESTU_DEPTO_PRESENTACION', 'category', 'department where the exam was taken', tuple(DEPARTMENTS.values())),
     *[_score(n, f"score of the {n.split('_',1)[1].rsplit('_',1)[0].lower().replace('_',' ')} module") for n in MODULE_SCORES],
     Column('MOD_INGLES_DESEM', 'category', 'English level', ENGLISH_LEVEL),
     _score('PUNT_GLOBAL', 'global score: the rounded mean of the five module scores'),
     Column('PERCENTIL_GLOBAL', 'percentile', 'national percentile of the global score in its period', low=1, high=100),
 ]}
+
+# %% ../nbs/01_schema.ipynb #d5d348c0
+FULL_LAYOUT = (
+    'ESTU_TIPODOCUMENTO', 'ESTU_NACIONALIDAD', 'ESTU_GENERO', 'ESTU_FECHANACIMIENTO', 'ESTU_EXTERIOR', 'PERIODO',
+    'ESTU_CONSECUTIVO', 'ESTU_ESTUDIANTE', 'ESTU_PAIS_RESIDE', 'ESTU_DISC_FISICA', 'ESTU_DISC_SISTEM',
+    'ESTU_DISC_AUDITCASTELL', 'ESTU_DISC_AUDITLSC', 'ESTU_DISC_VISUALCEGUE', 'ESTU_DISC_VISUALBAJA',
+    'ESTU_DISC_VOZHABLA', 'ESTU_DISC_INTELEC', 'ESTU_DISC_SORDOCEGUERA', 'ESTU_DISC_PSICOSOCIAL', 'ESTU_DISC_ASPERGER',
+    'ESTU_DEPTO_RESIDE', 'ESTU_COD_RESIDE_DEPTO', 'ESTU_MCPIO_RESIDE', 'ESTU_COD_RESIDE_MCPIO', 'ESTU_AREARESIDE',
+    'ESTU_COLE_TERMINO', 'ESTU_OTROCOLE_TERMINO', 'ESTU_CODDANE_COLE_TERMINO', 'ESTU_COD_COLE_MCPIO_TERMINO',
+    'ESTU_VALORMATRICULAUNIVERSIDAD', 'ESTU_PAGOMATRICULABECA', 'ESTU_PAGOMATRICULACREDITO',
+    'ESTU_PAGOMATRICULAPADRES', 'ESTU_PAGOMATRICULAPROPIO', 'ESTU_COMOCAPACITOEXAMENSB11', 'ESTU_CURSODOCENTESIES',
+    'ESTU_CURSOIESAPOYOEXTERNO', 'ESTU_CURSOIESEXTERNA', 'ESTU_SIMULACROTIPOICFES', 'ESTU_ACTIVIDADREFUERZOAREAS',
+    'ESTU_ACTIVIDADREFUERZOGENERIC', 'ESTU_TIPODOCUMENTOSB11', 'ESTU_SEMESTRECURSA', 'FAMI_EDUCACIONPADRE',
+    'FAMI_EDUCACIONMADRE', 'FAMI_ESTRATOVIVIENDA', 'FAMI_TIENEINTERNET', 'FAMI_TIENECOMPUTADOR', 'FAMI_TIENELAVADORA',
+    'FAMI_TIENEHORNOMICROOGAS', 'FAMI_TIENESERVICIOTV', 'FAMI_TIENEAUTOMOVIL', 'FAMI_TIENEMOTOCICLETA',
+    'FAMI_TIENECONSOLAVIDEOJUEGOS', 'FAMI_CUANTOSCOMPARTEBAÑO', 'FAMI_TRABAJOLABORPADRE', 'FAMI_TRABAJOLABORMADRE',
+    'ESTU_HORASSEMANATRABAJA', 'INST_COD_INSTITUCION', 'INST_NOMBRE_INSTITUCION', 'ESTU_PRGM_ACADEMICO',
+    'ESTU_SNIES_PRGMACADEMICO', 'ESTU_PRGM_CODMUNICIPIO', 'ESTU_PRGM_MUNICIPIO', 'ESTU_PRGM_DEPARTAMENTO',
+    'ESTU_NIVEL_PRGM_ACADEMICO', 'ESTU_METODO_PRGM', 'ESTU_NUCLEO_PREGRADO', 'ESTU_INST_CODMUNICIPIO',
+    'ESTU_INST_MUNICIPIO', 'ESTU_INST_DEPARTAMENTO', 'INST_CARACTER_ACADEMICO', 'INST_ORIGEN', 'ESTU_PRIVADO_LIBERTAD',
+    'ESTU_COD_MCPIO_PRESENTACION', 'ESTU_MCPIO_PRESENTACION', 'ESTU_DEPTO_PRESENTACION', 'ESTU_COD_DEPTO_PRESENTACION',
+    'MOD_RAZONA_CUANTITAT_PUNT', 'MOD_RAZONA_CUANTITAT_DESEM', 'MOD_RAZONA_CUANTITATIVO_PNAL',
+    'MOD_RAZONA_CUANTITATIVO_PNBC', 'MOD_LECTURA_CRITICA_PUNT', 'MOD_LECTURA_CRITICA_DESEM',
+    'MOD_LECTURA_CRITICA_PNAL', 'MOD_LECTURA_CRITICA_PNBC', 'MOD_COMPETEN_CIUDADA_PUNT', 'MOD_COMPETEN_CIUDADA_DESEM',
+    'MOD_COMPETEN_CIUDADA_PNAL', 'MOD_COMPETEN_CIUDADA_PNBC', 'MOD_INGLES_PUNT', 'MOD_INGLES_DESEM', 'MOD_INGLES_PNAL',
+    'MOD_INGLES_PNBC', 'MOD_COMUNI_ESCRITA_PUNT', 'MOD_COMUNI_ESCRITA_DESEM', 'MOD_COMUNI_ESCRITA_PNAL',
+    'MOD_COMUNI_ESCRITA_PNBC', 'PUNT_GLOBAL', 'PERCENTIL_NBC', 'PERCENTIL_GLOBAL', 'ESTU_INSE_INDIVIDUAL',
+    'ESTU_NSE_INDIVIDUAL', 'ESTU_NSE_IES', 'ESTU_ESTADOINVESTIGACION')
 
 # %% ../nbs/01_schema.ipynb #5b387952
 REPAIRS = {
@@ -130,6 +189,16 @@ REPAIRS = {
     # Older questionnaires spelled "no stratum" out; it means the same answer
     'FAMI_ESTRATOVIVIENDA': {'Sin estrato': 'Sin Estrato',
                              'Vive en una zona rural donde no hay estratificación socioeconómica': 'Sin Estrato'},
+    'ESTU_NSE_INDIVIDUAL': {f'NSE{n}': n for n in SOCIO_ECONOMIC_LEVEL},
+    'ESTU_NSE_IES': {f'NSE{n}': n for n in SOCIO_ECONOMIC_LEVEL},
+    # Older files write the semester with two digits
+    'ESTU_SEMESTRECURSA': {f'0{n}': n for n in SEMESTER[:9]},
+    # Saber 11's finer brackets of internet time fall inside Saber Pro's first one
+    'ESTU_DEDICACIONINTERNET': {'30 minutos o menos': 'Menos de una hora', 'Entre 30 y 60 minutos': 'Menos de una hora',
+                                'No Navega Internet': 'No navega internet'},
+    'ESTU_DEPTO_PRESENTACION': {'BOGOTA': 'BOGOTÁ', 'BOGOTÁ D.C.': 'BOGOTÁ', 'NARINO': 'NARIÑO',
+                                'VALLE DEL CAUCA': 'VALLE', 'NORTE DE SANTANDER': 'NORTE SANTANDER',
+                                'SAN ANDRÉS': 'SAN ANDRES', 'ATLÁNTICO': 'ATLANTICO'},
     'FAMI_EDUCACIONPADRE': {'No aplica': 'No Aplica'},
     'FAMI_EDUCACIONMADRE': {'No aplica': 'No Aplica'},
 }
