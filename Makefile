@@ -13,6 +13,7 @@ INSTALLED := $(VENV)/.installed
 TEST_FLAGS := slow db s3 $(if $(wildcard ../shared/data/saberpro_2018_2021_polijic_raw.csv),shared,)
 
 .PHONY: install demo test docs bench lambda-bundle fuzz check-notebooks clean
+.PHONY: lint-workflows
 
 $(INSTALLED): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,7 @@ docs: install ## render every notebook into the static site in docs/ (offline)
 
 test: install ## every test: export/clean checks, notebooks, docs build, pytest (summary last)
 	$(MAKE) --no-print-directory check-notebooks
+	$(MAKE) --no-print-directory lint-workflows
 	$(BIN)/nbdev_test --n_workers 2 --flags "$(TEST_FLAGS)"
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
@@ -46,6 +48,9 @@ lambda-bundle: install ## Lambda zip build/lambda-bundle.zip from lambda/require
 
 fuzz: install ## schemathesis against `estudiapp serve`: at least 500 requests, no 5xx, answers match the OpenAPI
 	$(BIN)/python tools/fuzz_api.py
+
+lint-workflows: install ## actionlint (with shellcheck on run: steps) on .github/workflows
+	$(BIN)/actionlint -shellcheck $(BIN)/shellcheck
 
 clean:
 	rm -rf _proc docs/* .estudiapp artifacts build .bench
