@@ -14,6 +14,7 @@ INSTALLED := $(VENV)/.installed
 TEST_FLAGS := slow db s3 $(if $(wildcard ../shared/data/saberpro_2018_2021_polijic_raw.csv),shared,)
 
 .PHONY: install demo test docs bench lambda-bundle fuzz check-notebooks clean
+.PHONY: lab hooks lint-workflows
 
 $(INSTALLED): settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,7 @@ docs: install ## render every notebook into the static site in docs/ (offline)
 
 test: install ## every test: export/clean checks, notebooks, docs build, pytest (summary last)
 	$(MAKE) --no-print-directory check-notebooks
+	$(MAKE) --no-print-directory lint-workflows
 	$(BIN)/nbdev_test --n_workers 2 --flags "$(TEST_FLAGS)"
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider
@@ -47,6 +49,37 @@ lambda-bundle: install ## Lambda zip build/lambda-bundle.zip from lambda/require
 
 fuzz: install ## schemathesis against `estudiapp serve`: at least 500 requests, no 5xx, answers match the OpenAPI
 	$(BIN)/python tools/fuzz_api.py
+
+# JupyterLab on .venv; kernel, server config and hooks live in the project (.venv, .git), none in ~/.jupyter
+LAB_PORT ?= 8888
+LAB_TOKEN ?=
+LAB_ARGS ?=
+KERNEL_SPEC := $(VENV)/share/jupyter/kernels/estudiapp-core/kernel.json
+LAB_CONFIG := $(VENV)/etc/jupyter/jupyter_server_config.json
+
+$(KERNEL_SPEC): $(INSTALLED)
+	$(BIN)/python -m ipykernel install --sys-prefix --name estudiapp-core --display-name "EstudiApp core"
+
+# nbdev_install_hooks would write ~/.jupyter and fails in a git worktree; this is its pre-save hook, in .venv
+$(LAB_CONFIG): $(INSTALLED)
+	@mkdir -p $(@D)
+	echo '{"ContentsManager": {"pre_save_hook": "nbdev.clean.clean_jupyter"},' \
+	  '"MappingKernelManager": {"default_kernel_name": "estudiapp-core"}}' > $@
+
+hooks: $(LAB_CONFIG) ## nbdev's hooks: JupyterLab cleans notebooks on save, git merges them with nbdev_merge
+	git config merge.nbdev-merge.name "resolve notebook conflicts with nbdev_merge"
+	git config merge.nbdev-merge.driver "$(BIN)/nbdev_merge %O %A %B %P"
+	@hook=$$(git rev-parse --git-path hooks)/post-merge; \
+	  if [ ! -e $$hook ] || grep -q nbdev_trust $$hook; then \
+	    mkdir -p $$(dirname $$hook) && printf '#!/bin/sh\n$(BIN)/nbdev_trust\n' > $$hook && chmod +x $$hook; \
+	  else echo "$$hook exists: add '$(BIN)/nbdev_trust' to it to trust merged notebooks"; fi
+
+lab: $(KERNEL_SPEC) hooks ## JupyterLab on .venv with the "EstudiApp core" kernel (LAB_PORT, LAB_TOKEN, LAB_ARGS=--no-browser)
+	$(BIN)/jupyter lab --port=$(LAB_PORT) --ServerApp.port_retries=0 \
+	  $(if $(LAB_TOKEN),--IdentityProvider.token=$(LAB_TOKEN)) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+lint-workflows: install ## actionlint (with shellcheck on run: steps) on .github/workflows
+	$(BIN)/actionlint -shellcheck $(BIN)/shellcheck
 
 clean:
 	rm -rf _proc docs/* .estudiapp artifacts build .bench
