@@ -140,9 +140,11 @@ COLUMNS = {c.name: c for c in [
     Column('ESTU_INSE_INDIVIDUAL', 'number', "the student's socio-economic index (INSE)", low=1, high=100, feature=True),
     Column('ESTU_NSE_INDIVIDUAL', 'ordinal', "the student's socio-economic level, from the INSE", SOCIO_ECONOMIC_LEVEL, feature=True),
     Column('ESTU_NSE_IES', 'ordinal', "socio-economic level of the institution's students", SOCIO_ECONOMIC_LEVEL),
-    Column('ESTU_COD_MCPIO_PRESENTACION', 'code', 'DANE code of the municipality where the exam was taken', width=5),
-    Column('ESTU_COD_DEPTO_PRESENTACION', 'code', 'DANE code of the department where the exam was taken', tuple(DEPARTMENTS), width=2),
-    Column('ESTU_DEPTO_PRESENTACION', 'category', 'department where the exam was taken', tuple(DEPARTMENTS.values())),
+    # where the exam was taken; abroad the files write the code 0000: no width check yet (see the ingest)
+    Column('ESTU_COD_MCPIO_PRESENTACION', 'code', 'DANE code of the municipality where the exam was taken'),
+    Column('ESTU_COD_DEPTO_PRESENTACION', 'code', 'DANE code of the department where the exam was taken'),
+    # abroad, the files name the city (MIAMI, SANTIAGO DE CHILE): free text, the code column is the department
+    Column('ESTU_DEPTO_PRESENTACION', 'text', 'department where the exam was taken (a city abroad)'),
     *[_score(n, f"score of the {n.split('_',1)[1].rsplit('_',1)[0].lower().replace('_',' ')} module") for n in MODULE_SCORES],
     Column('MOD_INGLES_DESEM', 'category', 'English level', ENGLISH_LEVEL),
     _score('PUNT_GLOBAL', 'global score: the rounded mean of the five module scores'),
@@ -196,9 +198,6 @@ REPAIRS = {
     # Saber 11's finer brackets of internet time fall inside Saber Pro's first one
     'ESTU_DEDICACIONINTERNET': {'30 minutos o menos': 'Menos de una hora', 'Entre 30 y 60 minutos': 'Menos de una hora',
                                 'No Navega Internet': 'No navega internet'},
-    'ESTU_DEPTO_PRESENTACION': {'BOGOTA': 'BOGOTÁ', 'BOGOTÁ D.C.': 'BOGOTÁ', 'NARINO': 'NARIÑO',
-                                'VALLE DEL CAUCA': 'VALLE', 'NORTE DE SANTANDER': 'NORTE SANTANDER',
-                                'SAN ANDRÉS': 'SAN ANDRES', 'ATLÁNTICO': 'ATLANTICO'},
     'FAMI_EDUCACIONPADRE': {'No aplica': 'No Aplica'},
     'FAMI_EDUCACIONMADRE': {'No aplica': 'No Aplica'},
 }

@@ -532,6 +532,8 @@ def mkdocs_config(nav:list, pages_dir:Path, site_dir:Path)->dict:
     return {
         'site_name': cfg.get('title', cfg.lib_name),
         'site_description': cfg.get('description', ''),
+        # the published address (GitHub Pages): mkdocs writes 404.html with absolute links from it
+        'site_url': (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/') + '/',
         'repo_url': cfg.get('git_url', '') or None,
         'docs_dir': str(pages_dir), 'site_dir': str(site_dir),
         'use_directory_urls': False,  # plain `page.html` files that open from the file system
