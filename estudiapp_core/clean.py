@@ -8,7 +8,8 @@ __all__ = ['DERIVED_DTYPES', 'column_dtype', 'rejection_reasons', 'exam_year', '
 
 # %% ../nbs/02_clean.ipynb #40f3559a
 import numpy as np, pandas as pd
-from .schema import COLUMNS, DERIVED, MODULE_SCORES, PARENT_EDUCATION, TUITION, TUITION_BAND_OF, TUITION_BANDS
+from .schema import (AGE_BOUNDS, COLUMNS, DERIVED, MODULE_SCORES, PARENT_EDUCATION, TUITION, TUITION_BAND_OF,
+                                   TUITION_BANDS, age_on_new_year)
 
 # %% ../nbs/02_clean.ipynb #41ba2995
 DERIVED_DTYPES = {'EXAM_YEAR': 'int32', 'EXAM_SEMESTER': 'int32', 'AGE': 'float64',
@@ -49,12 +50,11 @@ def exam_semester(period:pd.Series)->pd.Series: # PERIODO as int
 # %% ../nbs/02_clean.ipynb #e1c2b1e8
 def age_at_exam(birth_date:pd.Series, # ESTU_FECHANACIMIENTO (datetime)
                 year:pd.Series, # EXAM_YEAR
-                youngest:int=14, # Smaller ages are typing errors
-                oldest:int=80, # Larger ages are typing errors
+                youngest:int=AGE_BOUNDS[0], # Smaller ages are typing errors
+                oldest:int=AGE_BOUNDS[1], # Larger ages are typing errors
                )->pd.Series: # Float age; NaN when unknown or implausible
-    "Whole years of age on 1 January of the exam year"
-    before_birthday = (birth_date.dt.day_of_year > 1).astype('int32')  # born after 1 January: one year less
-    age = (year - birth_date.dt.year - before_birthday).astype('float64')
+    "Whole years of age on 1 January of the exam year (`schema.age_on_new_year`)"
+    age = age_on_new_year(year, birth_date.dt.year, birth_date.dt.month, birth_date.dt.day).astype('float64')
     return age.where(age.between(youngest, oldest))
 
 # %% ../nbs/02_clean.ipynb #c43eb694
@@ -129,7 +129,8 @@ def clean_table(rows:pd.DataFrame, # Validated rows that stay (see `rejection_re
     birth = column('ESTU_FECHANACIMIENTO')
     table['AGE'] = age_at_exam(birth, table['EXAM_YEAR'])
     notes['AGE missing: no birth date'] = int(birth.isna().sum())
-    notes['AGE missing: implausible (under 14 or over 80)'] = int((birth.notna() & table['AGE'].isna()).sum())
+    implausible = f'AGE missing: implausible (under {AGE_BOUNDS[0]} or over {AGE_BOUNDS[1]})'
+    notes[implausible] = int((birth.notna() & table['AGE'].isna()).sum())
     table['FAMI_EDUCACION_MAX'] = parent_education_max(column('FAMI_EDUCACIONPADRE'), column('FAMI_EDUCACIONMADRE'))
     table['TUITION_BAND'] = tuition_band(column('ESTU_VALORMATRICULAUNIVERSIDAD'))
     table['INST_BUCKET'] = institution_bucket(column('INST_COD_INSTITUCION'), top_institutions)

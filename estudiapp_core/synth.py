@@ -7,12 +7,13 @@ __all__ = ['RAW_COLUMNS', 'DEPARTMENT_PROFILE', 'MUNICIPALITIES', 'NUCLEOS', 'ST
            'MOTHER_EDUCATION_FREQ', 'HOURS_WORKED_FREQ', 'TUITION_FREQ', 'YES_RATE', 'FEMALE_RATE', 'BLANK_RATE',
            'FAMILY_BLOCK_BLANK', 'PAYMENT_BLOCK_BLANK', 'RESIDENCE_BLANK', 'SCHOOL_BLANK', 'WRITING_ZERO', 'EFFECTS',
            'KNOWN_EDUCATION', 'PARENT_EDUCATION_STEP', 'PARENT_EDUCATION_UNKNOWN', 'AGE_REFERENCE', 'AGE_SLOPE',
-           'SIGNAL_SCALE', 'ABILITY_CENTER', 'MODULE_MEAN', 'MODULE_LOADING', 'MODULE_NOISE_SD', 'SHARED_NOISE_SD',
-           'GENDER_OFFSET', 'WRITING', 'WRITING_LEVEL_CUTS', 'ENGLISH_LEVEL_CUTS', 'N_INSTITUTIONS', 'DISTANCE_LOCAL',
-           'UNIVERSE_SEED', 'CHARACTER_MIX', 'CHARACTER_SIZE', 'ORIGIN_MIX', 'LEVEL_MIX', 'SCHOOL_NAMES', 'BLOCK_ROWS',
-           'YES_NO_COLUMNS', 'FAMILY_COLUMNS', 'PAYMENT_COLUMNS', 'DOCUMENT_TYPES', 'COUNTRIES_ABROAD', 'RESULT_STATUS',
-           'EPOCH', 'MAX_ROWS', 'SEPARATORS', 'ENCODINGS', 'WRITE_CHUNK_ROWS', 'synthesize', 'expected_global_score',
-           'oracle_low_score_probability', 'oracle_metrics', 'write_synthetic', 'cli_arguments', 'cli_main']
+           'AGE_EFFECT_RANGE', 'SIGNAL_SCALE', 'ABILITY_CENTER', 'MODULE_MEAN', 'MODULE_LOADING', 'MODULE_NOISE_SD',
+           'SHARED_NOISE_SD', 'GENDER_OFFSET', 'WRITING', 'WRITING_LEVEL_CUTS', 'ENGLISH_LEVEL_CUTS', 'N_INSTITUTIONS',
+           'DISTANCE_LOCAL', 'UNIVERSE_SEED', 'CHARACTER_MIX', 'CHARACTER_SIZE', 'ORIGIN_MIX', 'LEVEL_MIX',
+           'SCHOOL_NAMES', 'BLOCK_ROWS', 'YES_NO_COLUMNS', 'FAMILY_COLUMNS', 'PAYMENT_COLUMNS', 'DOCUMENT_TYPES',
+           'COUNTRIES_ABROAD', 'RESULT_STATUS', 'EPOCH', 'MAX_ROWS', 'ENCODINGS', 'WRITE_CHUNK_ROWS', 'synthesize',
+           'expected_global_score', 'oracle_low_score_probability', 'oracle_metrics', 'write_synthetic',
+           'cli_arguments', 'cli_main']
 
 # %% ../nbs/03_synth.ipynb #aafc2641
 import codecs, time
@@ -24,9 +25,10 @@ import numpy as np, pandas as pd
 from scipy.special import ndtr, ndtri
 
 from .core import BadInput, atomic_output, progress
-from .schema import (DEPARTMENTS, ENGLISH_LEVEL, GENDER, HOURS_WORKED, INSTITUTION_CHARACTER,
-                                   INSTITUTION_ORIGIN, MODULE_SCORES, PARENT_EDUCATION, PROGRAM_LEVEL, PROGRAM_METHOD,
-                                   LOW_SCORE_PERCENTILE, REPAIRS, STRATA, TUITION, TUITION_BAND_OF, TUITION_BANDS, YES_NO)
+from .schema import (BIRTH_DATE_FORMAT, DEPARTMENTS, ENGLISH_LEVEL, GENDER, HOURS_WORKED,
+                                   INSTITUTION_CHARACTER, INSTITUTION_ORIGIN, LOW_SCORE_PERCENTILE, MODULE_SCORES,
+                                   PARENT_EDUCATION, PROGRAM_LEVEL, PROGRAM_METHOD, REPAIRS, SEPARATORS, STRATA, TUITION,
+                                   TUITION_BAND_OF, TUITION_BANDS, YES_NO, age_on_new_year)
 
 # %% ../nbs/03_synth.ipynb #a1b3581f
 RAW_COLUMNS = (
@@ -201,6 +203,10 @@ EFFECTS = {  # column: {answer: points of ability}, '' is the blank answer
 KNOWN_EDUCATION = PARENT_EDUCATION[:10]  # 'No sabe' and 'No Aplica' carry no order
 PARENT_EDUCATION_STEP, PARENT_EDUCATION_UNKNOWN = 1.5, 4.5  # points per level of the higher parent; both unknown
 AGE_REFERENCE, AGE_SLOPE = 23, -0.45   # points per year of age (AGE: whole years at the start of the exam year)
+# The age effect is linear between these ages and flat outside them, so that the few very young or old examinees (the
+# generator draws up to 75; real files hold 14 to 80) get no extrapolated effect. A modelling choice of the oracle, part
+# of its coefficients; not the age rule, which is schema.AGE_BOUNDS.
+AGE_EFFECT_RANGE = (16, 70)
 SIGNAL_SCALE = 1.11                    # calibrated: oracle R² of PUNT_GLOBAL about 0.40
 ABILITY_CENTER = 28.23                 # calibrated: mean ability of a national cohort, so ability is 0 on average
 
@@ -363,10 +369,11 @@ def _exam_day(periods):
     return (np.array([f'{y:04d}-01-01' for y in p//10], dtype='datetime64[D]') - EPOCH).astype(int) + 30 + 65*(p % 10)
 
 def _age_at_year_start(birth_day, year):
-    "AGE as the clean table defines it: whole years at the start of the exam year"
-    b = EPOCH + np.asarray(birth_day).astype('timedelta64[D]')
-    by = b.astype('datetime64[Y]')
-    return year - (by.astype(int) + 1970) - 1 + (b == by.astype('datetime64[D]'))
+    "AGE as the clean table defines it (`schema.age_on_new_year`), from birth days since EPOCH"
+    born = EPOCH + np.asarray(birth_day).astype('timedelta64[D]')
+    month = born.astype('datetime64[M]')
+    return age_on_new_year(year, born.astype('datetime64[Y]').astype(int) + 1970, month.astype(int) % 12 + 1,
+                           (born - month).astype(int) + 1)
 
 # %% ../nbs/03_synth.ipynb #fd744831
 def _effect_array(column, labels): t = EFFECTS[column]; return np.array([t[l] for l in labels] + [t['']])
@@ -389,7 +396,7 @@ def _parent_effect(father, mother):
     top = np.maximum(known(father), known(mother))
     return np.where(top >= 0, PARENT_EDUCATION_STEP*top, PARENT_EDUCATION_UNKNOWN)
 
-def _age_effect(age): return np.where(np.isnan(age), 0.0, AGE_SLOPE*(np.clip(age, 16, 70) - AGE_REFERENCE))
+def _age_effect(age): return np.where(np.isnan(age), 0.0, AGE_SLOPE*(np.clip(age, *AGE_EFFECT_RANGE) - AGE_REFERENCE))
 
 # %% ../nbs/03_synth.ipynb #221f43a3
 def _students(rng:np.random.Generator, # the block's random stream
@@ -536,7 +543,8 @@ def _period_percentile(scores:np.ndarray)->np.ndarray:
 
 # %% ../nbs/03_synth.ipynb #2a54584e
 @lru_cache(maxsize=1)
-def _date_labels(): return np.array(pd.date_range(str(EPOCH), '2099-12-31', freq='D').strftime('%d/%m/%Y'), dtype=object)
+def _date_labels():
+    return np.array(pd.date_range(str(EPOCH), '2099-12-31', freq='D').strftime(BIRTH_DATE_FORMAT), dtype=object)
 
 def _quote(labels, sep):
     "CSV-quote the labels that need it for separator `sep`"
@@ -682,9 +690,9 @@ def _age(frame:pd.DataFrame)->np.ndarray:
     if 'ESTU_FECHANACIMIENTO' in frame.columns and 'PERIODO' in frame.columns:
         birth = frame['ESTU_FECHANACIMIENTO']
         if not pd.api.types.is_datetime64_any_dtype(birth):
-            birth = pd.to_datetime(birth.astype('string').str.strip().str[:10], format='%d/%m/%Y', errors='coerce')
+            birth = pd.to_datetime(birth.astype('string').str.strip().str[:10], format=BIRTH_DATE_FORMAT, errors='coerce')
         year = pd.to_numeric(frame['PERIODO'].astype('string'), errors='coerce').to_numpy(float) // 10
-        age = year - birth.dt.year.to_numpy(float) - (birth.dt.day_of_year.to_numpy(float) > 1)
+        age = age_on_new_year(year, *(getattr(birth.dt, part).to_numpy(float) for part in ('year', 'month', 'day')))
     if 'AGE' in frame.columns: age = np.where(np.isnan(age), pd.to_numeric(frame['AGE'], errors='coerce').to_numpy(float), age)
     return age
 
@@ -760,7 +768,6 @@ def oracle_metrics(clean:pd.DataFrame, # students with background, PUNT_GLOBAL (
     return {'r2': float(r2), 'auc': float(auc)}
 
 # %% ../nbs/03_synth.ipynb #3816ebfc
-SEPARATORS = (',', ';', '|')
 ENCODINGS = ('utf-8', 'utf-8-sig', 'latin-1')
 WRITE_CHUNK_ROWS = 100_000
 
