@@ -19,6 +19,7 @@ COMMANDS = {
     'score':  ('estudiapp_core.scoring',  'batch-score students with the stored artifacts'),
     'db':     (None,                      'PostgreSQL: init the schema, load clean data, refresh the dashboard views'),  # DB_ACTIONS
     'serve':  ('estudiapp_core.api',      'run the REST API locally on the stored artifacts'),
+    'dashboard': ('estudiapp_core.dashboard', 'serve the dashboard (map, cards, trend, Try it) on the database'),
 }
 
 # %% ../nbs/90_cli.ipynb #fe7e9f01
@@ -26,7 +27,7 @@ def _top_parser():
     from estudiapp_core import __version__
     p = argparse.ArgumentParser(prog='estudiapp', description='EstudiApp core: Saber Pro analytics, models and API.',
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog='commands:\n' + '\n'.join(f'  {k:<8}{h}' for k, (_, h) in COMMANDS.items()) +
+                                epilog='commands:\n' + '\n'.join(f'  {k:<11}{h}' for k, (_, h) in COMMANDS.items()) +
                                        '\n\nRun `estudiapp COMMAND --help` for the options of a command.')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     p.add_argument('command', choices=list(COMMANDS), metavar='COMMAND', help='one of: ' + ', '.join(COMMANDS))
