@@ -108,7 +108,7 @@ BAD = [  # (method, path, body bytes or JSON, content type, status, fields named
     ('get', '/v1/predict', None, None, 405, []),
     ('get', '/v2/predict', None, None, 404, []),
     ('post', '/predictLinear', b'departamento=BOGOTA', 'text/plain', 422, ['departamento']),
-    ('post', '/predictLinear', b'department=ATLANTIS', 'text/plain', 422, ['department']),
+    ('post', '/getFeatures', b'department=ATLANTIS', 'text/plain', 422, ['department']),  # /predictLinear ignores it, as the original
     ('post', '/predictLinear', b'limit=100000', 'text/plain', 422, ['limit']),
     ('post', '/predictLinear', b'offset=-1', 'text/plain', 422, ['offset']),
     ('post', '/predictXgboost', b'filename=../manifest.json', 'text/plain', 404, ['filename']),
