@@ -15,15 +15,15 @@ from fastapi import Body, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .core import BadInput
 from .schema import SOCIAL_FACTORS
-from .serving import (MAX_BATCH, SEED_FEATURE_KEYS, SEED_MAX_PAGE, SEED_PAGE, SEED_SCORE_KEYS, ErrorBody,
-                                    FieldError, PredictBody, Predictions, SeedAnswer, Serving, Unavailable, error_body,
-                                    student_fields, validation_error)
+from .serving import (LEGACY_KEYS, MAX_BATCH, AnswerTooLarge, ErrorBody, FieldError, PredictBody,
+                                    Predictions, SeedAnswer, Serving, Unavailable, error_body, student_fields,
+                                    validation_error)
 
 # %% ../nbs/65_api.ipynb #5c07639d
 log = logging.getLogger('estudiapp.api')
@@ -171,32 +171,43 @@ def _stats_routes(app:FastAPI):
         return stats(request, 'risk', by=by, period=period, department=department, limit=limit)
 
 # %% ../nbs/65_api.ipynb #ba233cc0
+async def _legacy_answer(request:Request, compute, *args)->Response:
+    "The original's body from `compute(body, *args)` in a worker thread, as it wrote it; 413 when it is too large"
+    try: body = await run_in_threadpool(compute, await request.body(), *args)
+    except AnswerTooLarge as e: return _json(413, e.body())
+    return Response(body, media_type='application/json')
+
 def _seed_routes(app:FastAPI):
-    "Add /predictLinear, /predictXgboost and /getFeatures to `app`"
-    score_example = 'filename=TEST_DATASET_V4&department=BOGOTA&offset=0&limit=100'
-    score_doc = ('Keys (all optional): `filename` (a stored dataset: TEST_DATASET_V4, the default, or TEST_DATASET_V3), '
-                 f'`department`, `offset` and `limit` (default {SEED_PAGE}, at most {SEED_MAX_PAGE} rows). Rows are '
-                 'labelled by their position in the dataset.')
+    "Add the original's /predictLinear, /predictXgboost and /getFeatures to `app`"
+    errors = {**_errors(404, 422, 503), 413: {'model': ErrorBody, 'description':
+              "The whole answer would pass API Gateway's 6 MB payload limit: use /v1/predict"}}
+    keys = ('Body (optional): `filename=NAME`, a stored dataset (TEST_DATASET_V4, the default, TEST_DATASET_V3, or a '
+            'file name of the published datasets); `department=NAME` is accepted and changes nothing, as in the '
+            'original. The whole file, one row per student labelled 0..n-1, no paging; for explanations and batches '
+            'use `/v1/predict`.')
 
-    @app.post('/predictLinear', tags=['seed'], response_model=SeedAnswer, responses=_errors(404, 422, 503),
-              openapi_extra=_seed_body(SEED_SCORE_KEYS, score_example), summary='Predicted global scores of a stored dataset')
+    @app.post('/predictLinear', tags=['seed'], response_model=SeedAnswer, responses=errors,
+              openapi_extra=_seed_body(LEGACY_KEYS, 'filename=TEST_DATASET_V4'), summary='Predicted global scores of a stored dataset')
     async def predict_linear(request:Request):
-        return await run_in_threadpool(_serving(request).seed_scores, await request.body(), 'linear')
-    predict_linear.__doc__ = f'Predicted global score and its interval for a page of a stored dataset. {score_doc}'
+        return await _legacy_answer(request, _serving(request).seed_scores, 'linear')
+    predict_linear.__doc__ = f'The original\'s answer: a table with one column, `score`, the predicted global score. {keys}'
 
-    @app.post('/predictXgboost', tags=['seed'], response_model=SeedAnswer, responses=_errors(404, 422, 503),
-              openapi_extra=_seed_body(SEED_SCORE_KEYS, score_example), summary='Low-score probabilities of a stored dataset')
+    @app.post('/predictXgboost', tags=['seed'], response_model=SeedAnswer, responses=errors,
+              openapi_extra=_seed_body(LEGACY_KEYS, 'filename=TEST_DATASET_V4'), summary='Predicted high scores of a stored dataset')
     async def predict_xgboost(request:Request):
-        return await run_in_threadpool(_serving(request).seed_scores, await request.body(), 'xgboost')
-    predict_xgboost.__doc__ = (f'Probability of a low score and its risk band (not 0/1 labels) for a page of a stored '
-                               f'dataset. {score_doc}')
+        return await _legacy_answer(request, _serving(request).seed_scores, 'xgboost')
+    predict_xgboost.__doc__ = ("The original's answer: a table with one column, `score`, 1 when the classifier predicts a "
+                               f'high score (P(low score) < 0.5) and 0 otherwise. {keys}')
 
     @app.post('/getFeatures', tags=['seed'], response_model=SeedAnswer, responses=_errors(422, 503),
-              openapi_extra=_seed_body(SEED_FEATURE_KEYS, 'department=BOGOTA'), summary='Top features by probability quintile')
+              openapi_extra=_seed_body(LEGACY_KEYS, 'department=BOGOTA'), summary='Top features by bin of P(high score)')
     async def get_features(request:Request):
-        ("For a department (all students when absent), the `top` features (default 5) of each quintile of P(low score): "
-         "rows of feature, value (mean |SHAP|, log-odds), quintile (1 lowest risk) and normalized_value (share of the quintile).")
-        return await run_in_threadpool(_serving(request).seed_features, await request.body())
+        ("The original's answer for `department=NAME` (default BOGOTA; names with or without accents, or DANE codes): "
+         "its students in TEST_DATASET_V4, binned by P(high score) into [0, 0.2], (0.2, 0.4], ..., (0.8, 1] (field "
+         "`quintile`, 0-4); in each bin the six features with the largest summed |SHAP| (`value`), the department "
+         "left out; `normalized_value` is the value over that feature's largest value among the rows. `filename` is "
+         "accepted and changes nothing, as in the original.")
+        return await _legacy_answer(request, _serving(request).seed_features)
 
 # %% ../nbs/65_api.ipynb #f87184cf
 def create_app(serving:Serving|None=None)->FastAPI: # The loaded artifacts; None answers 503 on model routes

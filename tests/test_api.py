@@ -1,6 +1,6 @@
 """The REST API on the artifacts of a real (small) run and a real PostgreSQL: every route, the error contract, the seed's
 response shape checked against pandas, the committed OpenAPI document, and `estudiapp serve` as a user runs it."""
-import io, json, os, socket, subprocess, sys, time, warnings
+import json, os, socket, subprocess, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import pytest
@@ -108,7 +108,7 @@ BAD = [  # (method, path, body bytes or JSON, content type, status, fields named
     ('get', '/v1/predict', None, None, 405, []),
     ('get', '/v2/predict', None, None, 404, []),
     ('post', '/predictLinear', b'departamento=BOGOTA', 'text/plain', 422, ['departamento']),
-    ('post', '/predictLinear', b'department=ATLANTIS', 'text/plain', 422, ['department']),
+    ('post', '/getFeatures', b'department=ATLANTIS', 'text/plain', 422, ['department']),  # /predictLinear ignores it, as the original
     ('post', '/predictLinear', b'limit=100000', 'text/plain', 422, ['limit']),
     ('post', '/predictLinear', b'offset=-1', 'text/plain', 422, ['offset']),
     ('post', '/predictXgboost', b'filename=../manifest.json', 'text/plain', 404, ['filename']),
@@ -168,53 +168,74 @@ def table(response)->dict:
 
 
 def test_frame_json_writes_what_pandas_writes():
+    "frame_json (no pandas in the Lambda bundle) writes pandas' to_json(orient='index') byte for byte"
     import pandas as pd
-    rows = {0: {'feature': 'FAMI_ESTRATOVIVIENDA', 'value': 0.123456789012, 'quintile': 1, 'normalized_value': 1/3},
-            7: {'feature': 'ESTU_DEPTO_RESIDE', 'value': float('nan'), 'quintile': 5, 'normalized_value': 2/3}}
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.normal(150, 40, 20_000), rng.random(20_000), rng.random(5_000) * 1e-9,
+                             10 ** rng.uniform(-25, 25, 10_000) * rng.choice([-1, 1], 10_000),
+                             rng.random(5_000).astype(np.float32).astype(float), np.round(rng.random(5_000) * 300, 2),
+                             [0.0, -0.0, 1.0, 0.5, 2.5, 1e-15, 1e-16, 1e16 - 1, 1e16, 9.99999999995, 0.99999999995,
+                              -0.99999999995, 5e-11, 4.9e-11, 300.0, float('nan'), float('inf'), -float('inf')]])
+    frame = pd.DataFrame({'score': values})
+    assert frame_json({i: {'score': v} for i, v in enumerate(values.tolist())}) == frame.to_json(orient='index')
+    rows = {0: {'feature': 'FAMI_ESTRATOVIVIENDA', 'value': 0.123456789012, 'quintile': 1, 'normalized_value': 1/3, 'ok': True},
+            7: {'feature': 'BOGOTÁ a/b "q" \\ \n\t\x01 😀', 'value': float('nan'), 'quintile': 5, 'normalized_value': 2/3, 'ok': False},
+            9: {'feature': None, 'value': np.float32(0.7), 'quintile': np.int64(0), 'normalized_value': 1.0, 'ok': True}}
     frame = pd.DataFrame.from_dict(rows, orient='index')
+    frame['value'] = frame['value'].astype(float)
     assert frame_json(rows) == frame.to_json(orient='index')
 
 
 def test_seed_predict_routes(client, serving):
+    "The whole file, one `score` column, rows 0..n-1, the original's body bytes; department ignored, paging refused"
     dataset = serving.dataset(serving.settings.TEST_DATASET_V4)
-    linear = table(client.post('/predictLinear', content=b'limit=5&offset=2', headers={'content-type': 'text/plain'}))
-    assert list(linear) == ['2', '3', '4', '5', '6']
-    row = linear['3']
-    assert set(row) == {'ESTU_DEPTO_RESIDE', 'PERIODO', 'PUNT_GLOBAL', 'predicted_score', 'score_low', 'score_high'}
+    r = client.post('/predictLinear', content=b'filename=TEST_DATASET_V4', headers={'content-type': 'text/plain'})
+    assert r.status_code == 200 and r.headers['content-type'] == 'application/json' and r.text.startswith('{"data": "{')
+    linear = table(r)
+    assert list(linear) == [str(i) for i in range(len(dataset))] and all(set(row) == {'score'} for row in linear.values())
     direct = serving.bundle.predict([dataset.student(3)], top_k=0)[0]
-    assert row['predicted_score'] == pytest.approx(direct['predicted_score'], rel=1e-9)
-    xgb = table(client.post('/predictXgboost', content=b'department=bogota&limit=3'))
-    assert len(xgb) == 3 and {r['ESTU_DEPTO_RESIDE'] for r in xgb.values()} == {'BOGOTÁ'}
-    assert all(0 <= r['low_score_probability'] <= 1 and r['risk_band'] in ('high', 'medium', 'low', 'very low') for r in xgb.values())
-    assert not {0, 1} >= {r['low_score_probability'] for r in xgb.values()}  # probabilities, not the seed's 0/1 labels
-    same = [table(client.post('/predictXgboost', content=f'department={d}&limit=3'.encode())) for d in ('BOGOTÁ', '11', 'Bogota')]
-    assert all(s == xgb for s in same)
-    assert table(client.post('/predictLinear', content=b'filename=test_v4.csv&limit=2')) == table(client.post('/predictLinear', content=b'limit=2'))
-    assert table(client.post('/predictLinear', content=b'department=VAUPES&offset=100000')) == {}
+    assert linear['3']['score'] == pytest.approx(direct['predicted_score'], abs=1e-9)
+    xgb = table(client.post('/predictXgboost', content=b''))
+    assert list(xgb) == list(linear) and {row['score'] for row in xgb.values()} == {0, 1}
+    some = [serving.bundle.predict([dataset.student(i)], top_k=0)[0] for i in range(20)]
+    assert [xgb[str(i)]['score'] for i in range(20)] == [int(p['low_score_probability'] < 0.5) for p in some]
+    for body in (b'department=VAUPES', b'filename=test_v4.csv', b'filename=TEST_DATASET_V4&department=BOGOTA'):
+        assert client.post('/predictLinear', content=body).text == r.text, body
+    form = client.post('/predictXgboost', data={'filename': 'TEST_DATASET_V4'})  # a form post reads the same
+    assert form.status_code == 200 and table(form) == xgb
+    for body, field in ((b'limit=5&offset=2', 'limit'), (b'top=3', 'top')):
+        refused = client.post('/predictLinear', content=body)
+        assert refused.status_code == 422 and refused.json()['fields'][0]['field'] == field
+    assert client.post('/predictLinear', content=b'filename=nothing.csv').status_code == 404
 
 
-def test_get_features_agrees_with_the_explanations_notebook(client, serving):
-    "The seed's /getFeatures computed without pandas gives the rows of `explain.segment_importance` for a department"
-    explain = pytest.importorskip('estudiapp_core.explain')
-    shap = serving.shap_table()
-    departments = serving.dataset(serving.settings.TEST_DATASET_V4).column('ESTU_DEPTO_RESIDE')
-    found = table(client.post('/getFeatures', content=b'department=ANTIOQUIA&top=3'))
-    assert found and all(set(r) == {'feature', 'value', 'quintile', 'normalized_value'} for r in found.values())
-    values = np.load(io.BytesIO(serving.store.load_verified(serving.settings.SHAPLEY_VALUES)))
-    grouped = serving.bundle.group(values)
-    probability = serving.bundle.probability(np.column_stack([values, np.full(len(values), serving_bias(serving))]))
-    reference = explain.segment_importance(departments, grouped, list(serving.bundle.group_names), probability)
-    reference = reference[reference.segment == 'ANTIOQUIA'].groupby('quintile').head(3)
-    assert [(r['feature'], r['quintile']) for r in found.values()] == list(zip(reference.feature, reference.quintile))
-    assert [r['value'] for r in found.values()] == pytest.approx(reference.value.tolist(), rel=1e-5)
-    assert [r['normalized_value'] for r in found.values()] == pytest.approx(reference.normalized_value.tolist(), rel=1e-5)
-    assert len(table(client.post('/getFeatures', content=b''))) == 25  # every student, 5 features x 5 quintiles
-    assert shap['values'].shape[0] == len(departments)
+def test_get_features_route(client, serving):
+    "A department's six features per bin of P(high score), the department left out; BOGOTA by default"
+    found = table(client.post('/getFeatures', content=b'department=ANTIOQUIA'))
+    assert found and list(found) == [str(i) for i in range(len(found))]
+    assert all(list(r) == ['feature', 'value', 'quintile', 'normalized_value'] for r in found.values())
+    bins = [r['quintile'] for r in found.values()]
+    assert bins == sorted(bins) and set(bins) <= {0, 1, 2, 3, 4} and max(bins.count(b) for b in set(bins)) <= 6
+    assert 'ESTU_DEPTO_RESIDE' not in {r['feature'] for r in found.values()}
+    for feature in {r['feature'] for r in found.values()}:
+        mine = [r for r in found.values() if r['feature'] == feature]
+        assert max(r['normalized_value'] for r in mine) == 1.0
+        assert all(r['normalized_value'] == pytest.approx(r['value'] / max(m['value'] for m in mine)) for r in mine)
+    assert client.post('/getFeatures').text == client.post('/getFeatures', content=b'department=BOGOTA').text
+    unknown = client.post('/getFeatures', content=b'department=ATLANTIS')
+    assert unknown.status_code == 422 and unknown.json()['fields'][0]['field'] == 'department'
 
 
-def serving_bias(serving)->float:
-    from estudiapp_core.serving import _bias
-    return _bias(serving.bundle)
+def test_legacy_answer_too_large_is_413(serving_store, monkeypatch):
+    "An answer over the 6 MB payload limit is a JSON 413 that says so and points to /v1/predict"
+    import estudiapp_core.serving as serving_module
+    monkeypatch.setattr(serving_module, 'PAYLOAD_LIMIT', 20_000)
+    small = TestClient(create_app(Serving(open_store(serving_store)).load()))
+    for _ in range(2):  # the second answer comes from the cache
+        r = small.post('/predictLinear', content=b'filename=TEST_DATASET_V4')
+        assert r.status_code == 413 and r.json()['error'] == 'answer_too_large', r.text
+        assert '6 MB' in r.json()['message'] and '/v1/predict' in r.json()['message']
+    assert small.post('/getFeatures', content=b'department=BOGOTA').status_code == 200
 
 
 # --- dashboard statistics -------------------------------------------------------------------------------------------

@@ -245,3 +245,81 @@ def test_template_lints_and_matches_the_bundle():
     assert f"Runtime: python{build_module().TARGET_PYTHON}" in text
     out = subprocess.run([str(Path(sys.executable).parent/'cfn-lint'), str(ROOT/'template.yaml')], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# --- the original's three routes, byte for byte ---------------------------------------------------------------------
+
+LEGACY = [n for n in SAMPLES if n.startswith('legacy_')]
+
+
+def original_body(frame)->str:
+    "What the original's Lambda put in `body` for a DataFrame"
+    return json.dumps({'data': frame.to_json(orient='index')})
+
+
+def original_answer(store:Path, event:dict)->str:
+    "The reference: the original's computation, in pandas, on the stored test dataset and SHAP values"
+    import base64
+    import numpy as np
+    import pandas as pd
+    from estudiapp_core.bundle import load_bundle
+    from estudiapp_core.schema import department_name
+    from estudiapp_core.scoring import read_students, score_frame
+    bundle = load_bundle(store)
+    body = event.get('body') or ''
+    if event.get('isBase64Encoded'): body = base64.b64decode(body).decode()
+    params = dict(p.split('=', 1) for p in body.split('&') if p)
+    students = read_students(store/'datasets'/'test_v4.csv')  # TEST_DATASET_V4; these events name no other file
+    scored = score_frame(students, bundle, top_k=0)
+    if event['rawPath'] == '/predictLinear': return original_body(pd.DataFrame({'score': scored.predicted_score.to_numpy()}))
+    if event['rawPath'] == '/predictXgboost':
+        return original_body(pd.DataFrame({'score': (scored.low_score_probability.to_numpy() < 0.5).astype(int)}))
+    assert event['rawPath'] == '/getFeatures'
+    department = department_name(params.get('department', 'BOGOTA'))
+    ours = (students.ESTU_DEPTO_RESIDE.map(lambda d: department_name(d) if d else None) == department).to_numpy()
+    shap = np.load(store/'shap_values.npy')
+    names = json.loads((store/'shap_feature_names.json').read_text())
+    assert names == bundle.feature_names and len(shap) == len(students)
+    frame = pd.DataFrame(np.abs(bundle.group(shap)[ours]).astype(np.float64), columns=bundle.group_names)
+    frame['quintile'] = pd.cut(1 - scored.low_score_probability.to_numpy()[ours], bins=[0, .2, .4, .6, .8, 1],
+                               labels=False, include_lowest=True)
+    parts = []
+    for q, group in frame.groupby('quintile'):
+        top = group.drop(columns=['quintile', 'ESTU_DEPTO_RESIDE']).sum().nlargest(6)
+        parts.append(pd.DataFrame({'feature': top.index, 'value': top.to_numpy(), 'quintile': q}))
+    frame = pd.concat(parts, ignore_index=True)
+    frame['normalized_value'] = frame.value / frame.groupby('feature').value.transform('max')
+    return original_body(frame)
+
+
+def test_legacy_events_are_the_originals_shape():
+    "HTTP API v2 events with `rawPath` and a text body (or none), as the original frontend's requests reached Lambda"
+    assert len(LEGACY) >= 4
+    for name in LEGACY:
+        event = json.loads((EVENTS/f'{name}.json').read_text())
+        assert event['version'] == '2.0' and event['rawPath'] in ('/predictLinear', '/predictXgboost', '/getFeatures')
+        assert isinstance(event.get('body', ''), str)
+
+
+@pytest.mark.parametrize('name', LEGACY)
+def test_legacy_answer_is_the_originals_bytes(handler, serving_store, name):
+    "Through lambda/handler.py, the body is byte for byte the original's json.dumps of pandas' to_json"
+    event = json.loads((EVENTS/f'{name}.json').read_text())
+    answer = handler(event, FakeContext())
+    assert answer['statusCode'] == 200 and not answer.get('isBase64Encoded')
+    expected = original_answer(Path(serving_store), event)
+    assert answer['body'] == expected
+    assert len(json.loads(json.loads(answer['body'])['data'])) > 0
+
+
+def test_legacy_bodies_the_original_accepted(handler, serving_store):
+    "Every body the original read gives the original's answer: filename, department, both ignored where unused, none"
+    event = json.loads((EVENTS/'legacy_predict_linear_v2.json').read_text())
+    ask = lambda path, body: handler({**event, 'rawPath': path, 'body': body}, FakeContext())
+    linear = ask('/predictLinear', 'filename=TEST_DATASET_V4')['body']
+    for body in ('', 'department=BOGOTA', 'filename=test_v4.csv', 'filename=datasets/test_v4.csv'):
+        assert ask('/predictLinear', body)['body'] == linear, body
+    assert ask('/getFeatures', '')['body'] == ask('/getFeatures', 'department=BOGOTA')['body'] == ask('/getFeatures', 'department=Bogotá')['body']
+    assert ask('/getFeatures', 'department=BOGOTA&filename=TEST_DATASET_V3')['body'] == ask('/getFeatures', 'department=BOGOTA')['body']
+    refused = ask('/predictLinear', 'limit=3')
+    assert refused['statusCode'] == 422 and json.loads(refused['body'])['fields'][0]['field'] == 'limit'
