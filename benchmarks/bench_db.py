@@ -100,7 +100,20 @@ def main():
                  'score_trend (department)': lambda c: queries.score_trend(c, 'VALLE'),
                  'social_factors': lambda c: queries.social_factors(c, period=period),
                  'risk (departments)': lambda c: queries.risk_distribution(c, period=period),
-                 'risk (institutions)': lambda c: queries.risk_distribution(c, by='institution', period=period, limit=20)}
+                 'risk (institutions)': lambda c: queries.risk_distribution(c, by='institution', period=period, limit=20),
+                 'departments (2018-2019)': lambda c: queries.departments(c, year_from=2018, year_to=2019),
+                 'summary (2018-2019)': lambda c: queries.summary(c, year_from=2018, year_to=2019),
+                 'summary (by year, dept)': lambda c: queries.summary(c, year_from=2018, department='VALLE', by_year=True),
+                 'institution_ranking': lambda c: queries.institution_ranking(c, year_from=2018, year_to=2019, limit=20),
+                 'department_factors (one)': lambda c: queries.department_factors(c, year_from=2018, department='Antioquia'),
+                 'department_factors (all)': lambda c: queries.department_factors(c, year_from=2018, factor='stratum'),
+                 'nationalities': lambda c: queries.nationalities(c, year_from=2018, year_to=2019),
+                 'homicide_rates': lambda c: queries.homicide_rates(c, year_from=2018, year_to=2019),
+                 # the seed's views by name (sql/910_legacy_views.sql), as its frontend queried them
+                 **{f'{view} ({where})': (lambda view, where: lambda c: queries._rows(c, f'SELECT * FROM estudiapp.{view} WHERE {where}', {}))(view, where)
+                    for view, where in [('mv_getscorestats_v5', "year = '2019'"), ('mv_getscore_perinst_v4', 'year = 2019'),
+                                        ('mv_getstatsxgauges_v2', 'year = 2019'), ('mv_promedio_periodo_departament', 'true'),
+                                        ('mv_getsocialfactors_v2', 'year = 2019 AND estu_cod_reside_depto_norm = 70')]}}
         print(f'dashboard queries, {QUERY_RUNS} runs each (goal: p95 <= 20 ms); open connection as the API keeps one, '
               'and a new connection per call:')
         with closing(psycopg2.connect(pg.url)) as conn:
@@ -108,7 +121,7 @@ def main():
                 rows = len(call(conn))
                 median, p95 = p95_ms(lambda: call(conn))
                 _, p95_new = p95_ms(lambda: call(pg.url), times=50)
-                print(f'  {name:<26} {rows:4} rows  median {median:5.1f} ms  p95 {p95:5.1f} ms   (new connection p95 {p95_new:5.1f} ms)')
+                print(f'  {name:<44} {rows:5} rows  median {median:5.1f} ms  p95 {p95:5.1f} ms   (new connection p95 {p95_new:5.1f} ms)')
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f'client peak memory {peak:,.0f} MB; load average {os.getloadavg()[0]:.1f} at the end')

@@ -16,7 +16,7 @@ from psycopg2 import sql
 
 from .core import BadInput, sha256_bytes
 from .pg import connect, database_url
-from .schema import COLUMNS, PARENT_EDUCATION, TUITION_BANDS
+from .schema import COLUMNS, PARENT_EDUCATION, TUITION_BANDS, YES_NO
 
 # %% ../nbs/51_db.ipynb #c55f52e5
 SCHEMA = 'estudiapp'  # the PostgreSQL schema that holds every table and view
@@ -251,10 +251,13 @@ ANSWER_TYPES = {'ESTU_GENERO': 'gender', 'FAMI_ESTRATOVIVIENDA': 'stratum', 'FAM
                                  'ESTU_PAGOMATRICULAPROPIO'], 'yes_no'),
                 'ESTU_HORASSEMANATRABAJA': 'hours_worked', 'ESTU_VALORMATRICULAUNIVERSIDAD': 'tuition', 'TUITION_BAND': 'tuition_band',
                 'MOD_INGLES_DESEM': 'english_level', 'INST_CARACTER_ACADEMICO': 'institution_character',
-                'INST_ORIGEN': 'institution_origin', 'ESTU_METODO_PRGM': 'program_method', 'ESTU_NIVEL_PRGM_ACADEMICO': 'program_level'}
+                'INST_ORIGEN': 'institution_origin', 'ESTU_METODO_PRGM': 'program_method', 'ESTU_NIVEL_PRGM_ACADEMICO': 'program_level',
+                # the full layout's answers (sql/050_full_layout.sql adds their columns)
+                'ESTU_NSE_INDIVIDUAL': 'socio_economic_level', 'GRUPOREFERENCIA': 'reference_group',
+                'ESTU_AREARESIDE': 'residence_area', 'ESTU_SEMESTRECURSA': 'semester', 'FOREIGN_NATIONAL': 'yes_no'}
 # The answers of each category and ordinal column, in the schema's order (the derived ones too)
 ANSWER_LABELS = {**{name: c.categories for name, c in COLUMNS.items() if c.kind in ('category', 'ordinal')},
-                 'FAMI_EDUCACION_MAX': PARENT_EDUCATION, 'TUITION_BAND': TUITION_BANDS}
+                 'FAMI_EDUCACION_MAX': PARENT_EDUCATION, 'TUITION_BAND': TUITION_BANDS, 'FOREIGN_NATIONAL': YES_NO}
 
 # %% ../nbs/51_db.ipynb #fe790320
 def answer_types_sql()->str:

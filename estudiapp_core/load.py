@@ -25,7 +25,11 @@ from .schema import COLUMNS, DANE_CODE_WIDTH
 _KIND_SQL = {'id': 'text', 'code': 'text', 'text': 'text', 'category': 'text', 'ordinal': 'text',
              'period': 'integer', 'date': 'date', 'score': 'real', 'percentile': 'real', 'number': 'real'}  # as the tables hold them
 LOADED_COLUMNS = {**{name: c.kind for name, c in COLUMNS.items()},  # clean-table column -> kind
-                  'FAMI_EDUCACION_MAX': 'ordinal', 'TUITION_BAND': 'ordinal', 'AGE': 'number', 'CONTEXT_RATE': 'number'}
+                  'FAMI_EDUCACION_MAX': 'ordinal', 'TUITION_BAND': 'ordinal', 'AGE': 'number', 'CONTEXT_RATE': 'number',
+                  'FOREIGN_NATIONAL': 'category'}
+# Where the exam was taken has DANE codes of the same widths as the residence (the schema's width, if it gains them, wins)
+_CODE_WIDTH = {'ESTU_COD_DEPTO_PRESENTACION': DANE_CODE_WIDTH['ESTU_COD_RESIDE_DEPTO'],
+               'ESTU_COD_MCPIO_PRESENTACION': DANE_CODE_WIDTH['ESTU_COD_RESIDE_MCPIO'], **DANE_CODE_WIDTH}
 
 # %% ../nbs/52_load.ipynb #1f11dbe0
 def _row_name(frame, i:int)->str:
@@ -85,9 +89,9 @@ def _conform_column(frame, name:str, kind:str):
     if isinstance(s.dtype, pd.CategoricalDtype) and set(s.cat.categories) <= set(ANSWER_LABELS.get(name, s.cat.categories)):
         return pa.array(s, from_pandas=True).dictionary_decode().cast(pa.string())  # the ingest's own dtype: valid
     values = _as_text(s)
-    if name in DANE_CODE_WIDTH:
-        short = values.str.fullmatch(r'\d+').fillna(False) & (values.str.len() < DANE_CODE_WIDTH[name])
-        values = values.where(~short, values.str.zfill(DANE_CODE_WIDTH[name]))
+    if name in _CODE_WIDTH:
+        short = values.str.fullmatch(r'\d+').fillna(False) & (values.str.len() < _CODE_WIDTH[name])
+        values = values.where(~short, values.str.zfill(_CODE_WIDTH[name]))
     if name in ANSWER_LABELS:
         _first_bad(frame, values.notna() & ~values.isin(ANSWER_LABELS[name]), name,
                    f"is not one of the schema's answers ({', '.join(ANSWER_LABELS[name])})")
@@ -175,7 +179,10 @@ RESULT_COLUMNS = ['estu_consecutivo', 'periodo', 'estu_genero', 'estu_fechanacim
     'estu_valormatriculauniversidad', 'tuition_band', 'estu_pagomatriculabeca', 'estu_pagomatriculacredito',
     'estu_pagomatriculapadres', 'estu_pagomatriculapropio', 'inst_cod_institucion', 'program_id',
     'estu_estadoinvestigacion', 'mod_razona_cuantitat_punt', 'mod_comuni_escrita_punt', 'mod_lectura_critica_punt',
-    'mod_ingles_punt', 'mod_competen_ciudada_punt', 'mod_ingles_desem', 'punt_global', 'percentil_global', 'age']
+    'mod_ingles_punt', 'mod_competen_ciudada_punt', 'mod_ingles_desem', 'punt_global', 'percentil_global', 'age',
+    # the full layout's (sql/050_full_layout.sql); a file without them loads NULL
+    'estu_inse_individual', 'estu_nse_individual', 'estu_nacionalidad', 'foreign_national', 'gruporeferencia',
+    'estu_areareside', 'estu_semestrecursa', 'estu_cod_depto_presentacion', 'estu_cod_mcpio_presentacion']
 _RESULT_SOURCE = {'estu_cod_reside_depto': 'coalesce(s.estu_cod_reside_depto, named.code)', 'program_id': 'p.program_id'}
 
 def _result_rows()->sql.Composed:
@@ -196,6 +203,18 @@ WHERE estu_cod_reside_mcpio IS NOT NULL AND context_rate IS NOT NULL
 ORDER BY estu_cod_reside_mcpio, periodo / 10, context_rate
 ON CONFLICT (municipality_code, year) DO UPDATE SET context_rate = EXCLUDED.context_rate
 WHERE c.context_rate IS DISTINCT FROM EXCLUDED.context_rate"""
+
+def _fill_department_context(cur)->int: # rows written (new or changed)
+    "Upsert the homicide context of every department and year from the package data (`context.department_context`)"
+    from psycopg2.extras import execute_values
+    from estudiapp_core.context import department_context
+    d = department_context()
+    rows = list(zip(d.COD_DEPTO.tolist(), d.YEAR.tolist(), d.HOMICIDES.tolist(), d.POPULATION.tolist(), d.RATE.tolist()))
+    execute_values(cur, """INSERT INTO estudiapp.department_context AS c (department_code, year, homicides, population, rate) VALUES %s
+ON CONFLICT (department_code, year) DO UPDATE SET homicides = EXCLUDED.homicides, population = EXCLUDED.population, rate = EXCLUDED.rate
+WHERE (c.homicides, c.population, c.rate) IS DISTINCT FROM (EXCLUDED.homicides, EXCLUDED.population, EXCLUDED.rate)""",
+                   rows, page_size=len(rows) or 1)  # one page, so rowcount counts every row
+    return cur.rowcount
 
 # %% ../nbs/52_load.ipynb #2ffeccc5
 def _readable(definition:str)->str:
@@ -304,6 +323,7 @@ def _load_results(conn, clean)->dict:
         for statement in _FILL_REFERENCES: _run_checked(cur, statement, 'result_staging', key, {})
         written = _upsert(cur, 'exam_result', key, RESULT_COLUMNS, _result_rows(), 'result_staging')
         _run_checked(cur, _FILL_CONTEXT, 'result_staging', key, {})
+        _fill_department_context(cur)
     return dict(rows=table.num_rows, written=written, unchanged=table.num_rows - written, periods=periods)
 
 # %% ../nbs/52_load.ipynb #d936d502

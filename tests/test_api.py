@@ -315,3 +315,37 @@ def test_estudiapp_serve_writes_the_openapi_document(tmp_path):
     from estudiapp_core.cli import main
     assert main(['serve', '--openapi', str(tmp_path/'o.json')]) == 0
     assert (tmp_path/'o.json').read_text(encoding='utf-8') == openapi_text()
+
+
+def test_every_dashboard_question_has_a_stats_route_with_a_year_range(client, stats_database):
+    from estudiapp_core import queries
+    cases = {'/v1/stats/summary?year_from=2018&year_to=2019': queries.summary(stats_database, year_from=2018, year_to=2019),
+             '/v1/stats/summary?year_from=2018&by_year=true&department=Antioquia':
+                 queries.summary(stats_database, year_from=2018, by_year=True, department='05'),
+             '/v1/stats/institution-ranking?year_from=2018&min_students=10&limit=3':
+                 queries.institution_ranking(stats_database, year_from=2018, min_students=10, limit=3),
+             '/v1/stats/department-factors?year_from=2018&department=11&factor=program_method':
+                 queries.department_factors(stats_database, year_from=2018, department='11', factor='program_method'),
+             '/v1/stats/nationalities?year_from=2018': queries.nationalities(stats_database, year_from=2018),
+             '/v1/stats/homicides?year_from=2019&year_to=2019': queries.homicide_rates(stats_database, year_from=2019, year_to=2019),
+             '/v1/stats/departments?year_from=2018&year_to=2019': queries.departments(stats_database, year_from=2018, year_to=2019),
+             '/v1/stats/trend?year_from=2019': queries.score_trend(stats_database, year_from=2019)}
+    for url, expected in cases.items():
+        r = client.get(url)
+        assert r.status_code == 200 and r.json()['rows'] == expected and expected, url
+    assert {r['period'] for r in cases['/v1/stats/departments?year_from=2018&year_to=2019']} == {20183, 20195}
+    assert len(cases['/v1/stats/homicides?year_from=2019&year_to=2019']) == 33
+    paths = openapi_document()['paths']
+    for route in ('summary', 'institution-ranking', 'department-factors', 'nationalities', 'homicides', 'departments',
+                  'institutions', 'trend', 'social-factors', 'risk'):
+        assert {'year_from', 'year_to'} <= {p['name'] for p in paths[f'/v1/stats/{route}']['get']['parameters']}, route
+
+
+@pytest.mark.parametrize('url, field', [('/v1/stats/summary?year_from=2019&year_to=2018', 'year_to'),
+                                        ('/v1/stats/homicides?year_from=1999', 'year_from'),
+                                        ('/v1/stats/department-factors?factor=religion', 'factor'),
+                                        ('/v1/stats/institution-ranking?min_students=2', 'min_students'),
+                                        ('/v1/stats/nationalities?department=Atlantis', 'department')])
+def test_bad_stats_ranges_are_422_naming_the_field(client, url, field):
+    r = client.get(url)
+    assert r.status_code == 422 and [f['field'] for f in r.json()['fields']] == [field], r.json()

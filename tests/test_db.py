@@ -13,13 +13,15 @@ from estudiapp_core.bundle import risk_band
 from estudiapp_core.cli import main
 from estudiapp_core.core import BadInput
 from estudiapp_core.ingest import ingest_files, ingest_frame
-from estudiapp_core.schema import COLUMNS, DEPARTMENTS, PARENT_EDUCATION, TUITION_BANDS
+from estudiapp_core.schema import COLUMNS, DEPARTMENTS, PARENT_EDUCATION, TUITION_BANDS, YES_NO
 from estudiapp_core.synth import synthesize
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent/'shared'/'data'
 TABLES = ('department', 'municipality', 'institution', 'program', 'exam_period', 'exam_result',
-          'model_run', 'prediction', 'municipal_context')
-VIEWS = ('department_scores', 'institution_scores', 'risk_by_area', 'score_trend', 'social_factors')
+          'model_run', 'prediction', 'municipal_context', 'department_context')
+VIEWS = ('department_scores', 'institution_scores', 'risk_by_area', 'score_trend', 'social_factors',  # 900_views.sql
+         'institution_department', 'period_department_factors', 'period_department_totals', 'period_exam_place_totals',
+         'period_institution_totals', 'period_nationality_totals')  # 910_legacy_views.sql
 INJECTION = "x'; DROP TABLE estudiapp.exam_result; --"
 
 
@@ -94,7 +96,8 @@ def shared(pg_server, clean):
 
 def test_schema_applies_to_empty_database_and_again_to_a_loaded_one(pg_database, clean):
     files = db.apply_schema(pg_database)
-    assert files == ['000_schema.sql', '010_reference.sql', '020_results.sql', '030_models.sql', '040_context.sql', '900_views.sql']
+    assert files == ['000_schema.sql', '010_reference.sql', '020_results.sql', '030_models.sql', '040_context.sql',
+                     '050_full_layout.sql', '900_views.sql', '910_legacy_views.sql']
     load.load_run(pg_database, clean, make_predictions(clean), CARD)
     before = snapshot(pg_database)
     assert db.apply_schema(pg_database) == files  # views dropped and rebuilt, tables kept
@@ -113,7 +116,7 @@ def test_reference_rows_and_answer_types_match_the_schema_module(pg_database):
                        WHERE a.attrelid = 'estudiapp.exam_result'::regclass GROUP BY a.attname""")
         typed = dict(cur.fetchall())
     answers = {name: list(c.categories) for name, c in COLUMNS.items() if c.kind in ('category', 'ordinal')}
-    answers.update(FAMI_EDUCACION_MAX=list(PARENT_EDUCATION), TUITION_BAND=list(TUITION_BANDS))
+    answers.update(FAMI_EDUCACION_MAX=list(PARENT_EDUCATION), TUITION_BAND=list(TUITION_BANDS), FOREIGN_NATIONAL=list(YES_NO))
     stored = {name for name in answers if name.lower() in typed}
     assert stored >= {'ESTU_GENERO', 'FAMI_ESTRATOVIVIENDA', 'FAMI_TIENEINTERNET', 'ESTU_HORASSEMANATRABAJA', 'TUITION_BAND'}
     assert {name.lower(): answers[name] for name in stored} == typed
@@ -185,7 +188,7 @@ def test_load_fills_results_and_reference_tables(pg_database, clean, load_path):
     expected_department = None if pd.isna(row.ESTU_DEPTO_RESIDE) else row.ESTU_DEPTO_RESIDE
     assert stored == (row.PUNT_GLOBAL, row.FAMI_ESTRATOVIVIENDA, row.ESTU_FECHANACIMIENTO.date(),
                       row.INST_NOMBRE_INSTITUCION, expected_department)
-    assert len(foreign_keys(pg_database)) == 10  # the bulk path put every key back
+    assert len(foreign_keys(pg_database)) == 11  # the bulk path put every key back
 
 
 def test_loading_the_same_data_twice_leaves_the_same_rows(pg_database, clean, load_path):
