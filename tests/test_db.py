@@ -21,7 +21,7 @@ TABLES = ('department', 'municipality', 'institution', 'program', 'exam_period',
           'model_run', 'prediction', 'municipal_context', 'department_context')
 VIEWS = ('department_scores', 'institution_scores', 'risk_by_area', 'score_trend', 'social_factors',  # 900_views.sql
          'institution_department', 'period_department_factors', 'period_department_totals', 'period_exam_place_totals',
-         'period_institution_totals', 'period_nationality_totals')  # 910_legacy_views.sql
+         'period_institution_totals', 'period_nationality_totals', 'student_social_factors')  # 910_legacy_views.sql
 INJECTION = "x'; DROP TABLE estudiapp.exam_result; --"
 
 
