@@ -26,7 +26,7 @@ install: $(INSTALLED) ## create .venv and install the package with its dev tools
 
 demo: install ## the main job on a synthetic national cohort, with embedded defaults
 	$(BIN)/estudiapp run --rows 200000 --seed 2020 --database
-	$(BIN)/estudiapp db query departments --period 20195
+	$(BIN)/estudiapp db query departments  # the latest exam period
 	@echo 'Dashboard: run `$(BIN)/estudiapp dashboard` and open http://127.0.0.1:5006/ (map, cards, trend, Try it)'
 
 check-notebooks: install ## the package is what the notebooks export, and notebooks are committed clean

@@ -179,7 +179,7 @@ class Featurizer:
         self.columns, self.derivation = columns, derivation
         self.width = max(max(c['start'] + c.get('width', 1), (c.get('indicator') or {}).get('position', -1) + 1)
                          for c in columns)
-        self.derived = [c['name'] for c in columns if c['name'] in DERIVED]
+        self.derived = [c['name'] for c in columns if c['name'] in DERIVED_FROM]  # CONTEXT_RATE is given, not derived
         self.inputs = tuple(dict.fromkeys([c['name'] for c in columns] + (list(DERIVATION_INPUTS) if self.derived else [])))
         self.plans = plans_of(columns)
         self.scaled = [p for p in self.plans if isinstance(p, Scaled)]

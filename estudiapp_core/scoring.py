@@ -69,8 +69,9 @@ def score_frame(frame:pd.DataFrame, # students, raw or clean
     "Predicted score and interval, P(low score), risk band and top-k reasons of every student"
     inputs = [name for name in bundle.featurizer.inputs if name in frame.columns]
     parts = []
-    for start in progress(range(0, len(frame), chunk), desc='scoring', unit='chunk',
-                          **({} if show_progress is None else {'disable': not show_progress})):
+    bar = progress(total=len(frame), desc='scoring', unit='student', unit_scale=True,
+                   **({} if show_progress is None else {'disable': not show_progress}))
+    for start in range(0, len(frame), chunk):
         rows = frame.iloc[start:start + chunk]
         X, values = bundle.featurizer.featurize_columns({name: _column(rows[name]) for name in inputs}, len(rows))
         out = bundle.predict_arrays(X)
@@ -88,6 +89,8 @@ def score_frame(frame:pd.DataFrame, # students, raw or clean
             part[f'reason_{k + 1}_contribution'] = contribution
             part[f'reason_{k + 1}_text'] = [reason_text(n, v, c) for n, v, c in zip(names, shown, contribution)]
         parts.append(pd.DataFrame(part))
+        bar.update(len(rows))
+    bar.close()
     scores = pd.concat(parts, ignore_index=True)
     ids = frame[[c for c in ID_COLUMNS if c in frame.columns]].reset_index(drop=True)
     scores = pd.concat([ids, scores], axis=1)

@@ -29,8 +29,11 @@ def stored_test_set(store):
     "The stored test students: raw rows (dicts of strings) and the same rows cleaned by the ingest"
     data = store.load_verified(KEYS.TEST_DATASET_V4)
     students = list(csv.DictReader(io.StringIO(data.decode('utf-8'))))
-    clean = ingest_frame(pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)).table
+    raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    clean = ingest_frame(raw).table
     assert len(clean) == len(students)
+    if 'CONTEXT_RATE' in raw:  # stored as the run joined it (pipeline.STORED_DERIVED), not a raw field
+        clean['CONTEXT_RATE'] = pd.to_numeric(raw['CONTEXT_RATE']).to_numpy()
     return students, clean
 
 
@@ -73,6 +76,7 @@ def test_bundle_matches_sklearn_on_the_real_sample(tmp_path):
     rows = real[real.PERIODO.isin(['20212', '20213']) & (real.ESTU_ESTADOINVESTIGACION == 'PUBLICAR')]
     by_id = {s['ESTU_CONSECUTIVO']: s for s in students}
     raw = rows[rows.ESTU_CONSECUTIVO.isin(list(by_id))].drop_duplicates('ESTU_CONSECUTIVO').to_dict('records')
+    for r in raw: r['CONTEXT_RATE'] = by_id[r['ESTU_CONSECUTIVO']].get('CONTEXT_RATE')  # joined by the run, not a raw field
     assert len(raw) > 1000
     np.testing.assert_array_equal(bundle.featurize_batch(raw), bundle.featurize_batch([by_id[r['ESTU_CONSECUTIVO']] for r in raw]))
 

@@ -33,13 +33,21 @@ def test_run_publishes_every_artifact_with_its_manifest(published):
     store = open_store(folder)
     assert set(store.keys()) == EXPECTED and set(store.verify()) == EXPECTED
     card = json.loads(store.load_verified(MODEL_CARD))
-    assert card['data']['periods'] == {'train': [20183], 'test': [20195]}
+    periods = card['data']['periods']  # test = the latest exam year, whatever periods synth draws
+    latest_year = max(periods['test']) // 10
+    assert {p // 10 for p in periods['test']} == {latest_year} and max(periods['train']) // 10 < latest_year
     assert sum(card['data']['rows'][k] for k in ('train', 'valid', 'test')) == card['data']['rows_clean']
     assert set(card['versions']) >= {'python', 'scikit_learn', 'xgboost'} and card['created']
     assert card['oracle']['r2'] > card['linear']['test']['r2'] - 0.02 and 0 < card['classifier']['test']['brier'] < 0.25
     assert set(card['seconds']) >= {'data', 'split', 'preprocess', 'linear', 'classifier', 'evaluation', 'shap', 'artifacts'}
-    for word in ('R² (linear)', 'ROC-AUC (classifier)', 'oracle', 'naive', 'top reasons', str(folder), 'seconds'):
+    assert card['split']['kind'] == 'temporal' and 'latest exam year' in card['split']['meaning']
+    assert card['context']['kind'] == 'shipped' and card['context']['window'] == 5 and 'DIJIN' in card['context']['source']
+    assert card['context']['students_with_rate'] > 0.95 and 'CONTEXT_RATE' in card['predictors']['used']
+    for word in ('R² (linear)', 'ROC-AUC (classifier)', 'oracle', 'naive', 'top reasons', str(folder), 'seconds',
+                 'split: temporal', 'context: homicide rate', 'predictors: '):
         assert word in printed, word
+    stored = pd.read_csv(folder/KEYS.TEST_DATASET_V4, dtype=str)
+    assert stored.CONTEXT_RATE.notna().mean() > 0.95  # the stored students score with their context
 
 
 def test_a_failed_run_leaves_the_published_set_alone(published, tmp_path):
@@ -49,6 +57,36 @@ def test_a_failed_run_leaves_the_published_set_alone(published, tmp_path):
     one_period.to_csv(tmp_path/'one_period.csv', index=False)
     assert main(['run', '--data', str(tmp_path/'one_period.csv'), '--store', str(folder)]) == 2
     assert open_store(folder).get_bytes(MANIFEST) == before
+
+
+def test_random_split_of_a_single_period_without_context(tmp_path):
+    one_period = synthesize(3000, seed=6, periods=(20195,))
+    one_period.to_csv(tmp_path/'one_period.csv', index=False)
+    out = subprocess.run([ESTUDIAPP, 'run', '--data', str(tmp_path/'one_period.csv'), '--split', 'random', '--test-share',
+                          '0.25', '--no-context', '--seed', '2', '--store', str(tmp_path/'artifacts')],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    card = json.loads(open_store(tmp_path/'artifacts').load_verified(MODEL_CARD))
+    assert card['split'] == {'kind': 'random', 'test_share': 0.25, 'meaning': card['split']['meaning']}
+    assert "random 25% of the latest exam year" in card['split']['meaning'] and 'split: random' in out.stdout
+    assert card['data']['rows']['test'] == round(0.25 * card['data']['rows_clean'])
+    assert card['data']['periods'] == {'train': [20195], 'test': [20195]}
+    assert card['context'] == {'kind': 'none', 'reason': 'turned off (--no-context)'}
+    assert 'CONTEXT_RATE' in card['predictors']['absent'] and 'CONTEXT_RATE' not in card['predictors']['used']
+
+
+def test_context_file_replaces_the_shipped_context(tmp_path):
+    from estudiapp_core.ingest import example_context
+    raw = synthesize(3000, seed=7)
+    raw.to_csv(tmp_path/'students.csv', index=False)
+    example_context().to_csv(tmp_path/'context.csv', index=False)
+    assert main(['run', '--data', str(tmp_path/'students.csv'), '--context', str(tmp_path/'context.csv'),
+                 '--store', str(tmp_path/'artifacts')]) == 0
+    card = json.loads(open_store(tmp_path/'artifacts').load_verified(MODEL_CARD))
+    assert card['context']['kind'] == 'file' and card['context']['source'] == 'context.csv'
+    out = subprocess.run([ESTUDIAPP, 'run', '--data', str(tmp_path/'students.csv'), '--context', str(tmp_path/'context.csv'),
+                          '--no-context', '--store', str(tmp_path/'other')], capture_output=True, text=True)
+    assert out.returncode == 2 and 'not allowed with argument' in out.stderr and not (tmp_path/'other').exists()
 
 
 @pytest.mark.parametrize('name, change, message', [
@@ -81,6 +119,9 @@ def test_run_on_the_real_sample(tmp_path, capsys):
     card = json.loads(open_store(tmp_path/'artifacts').load_verified(MODEL_CARD))
     assert card['oracle'] is None and card['data']['source']['files'] == [REAL.name]
     assert 'INST_ORIGEN' not in card['features']['categorical']  # constant in one institution: left out
+    assert 'INST_ORIGEN' in card['predictors']['constant'] and 'ESTU_INSE_INDIVIDUAL' in card['predictors']['absent']
+    assert card['context']['kind'] == 'shipped' and card['context']['students_with_rate'] > 0.99
+    assert card['data']['periods']['test'] == [20212, 20213]  # the latest exam year
     assert card['classifier']['test']['roc_auc'] > card['classifier']['naive_test']['roc_auc']
     assert 'oracle' not in capsys.readouterr().out.split('top reasons')[0]
 
