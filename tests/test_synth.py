@@ -11,7 +11,6 @@ from estudiapp_core.synth import (RAW_COLUMNS, expected_global_score, oracle_met
 
 REAL_FILE = SHARED_DATA/'saberpro_2018_2021_polijic_raw.csv'
 CALIBRATION_ROWS = 100_000
-BACKGROUND = [*synth.EFFECTS, 'FAMI_EDUCACIONPADRE', 'FAMI_EDUCACIONMADRE', 'ESTU_GENERO']
 
 
 @pytest.fixture(scope='module')
@@ -34,9 +33,13 @@ def test_same_seed_same_cohort_other_seed_other_cohort(small):
 
 
 @pytest.mark.skipif(not REAL_FILE.exists(), reason='real sample not available')
-def test_layout_is_the_real_files_plus_global_score_and_percentile(small):
+def test_layouts_are_the_real_files(small):
     header = pd.read_csv(REAL_FILE, nrows=0, encoding='utf-8-sig').columns.tolist()
-    assert list(small.columns) == [*header, 'PUNT_GLOBAL', 'PERCENTIL_GLOBAL'] == list(RAW_COLUMNS)
+    datos = synthesize(50, seed=5, layout='datos')
+    assert list(datos.columns) == [*header, 'PUNT_GLOBAL', 'PERCENTIL_GLOBAL'] == list(RAW_COLUMNS)
+    full = pd.read_csv(SHARED_DATA/'saberpro_2019_sucre_full_layout.csv', sep=';', nrows=0, encoding='utf-8-sig').columns
+    assert len(full) == 105 and list(small.columns)[:105] == list(synth.FULL_LAYOUT)
+    assert list(small.columns)[105:] == list(synth.ASKED_UNTIL_2018)
 
 
 def test_every_value_is_a_string_and_blanks_are_empty(small):
@@ -60,6 +63,7 @@ def test_codes_ids_scores_are_consistent(small):
     assert small.ESTU_CONSECUTIVO.is_unique
     assert (small.ESTU_CONSECUTIVO.str[:7] == 'EK' + small.PERIODO).all()
     assert small.PERIODO.value_counts().to_dict() == {'20183': 1333, '20195': 1334, '20203': 1333}
+    assert (synthesize(800, seed=1).PERIODO.value_counts() == 100).all()  # default: eight periods of 2016-2019
     modules = small[list(MODULE_SCORES)].astype(int)
     assert modules.to_numpy().min() >= 0 and modules.to_numpy().max() <= 300
     assert (np.floor(modules.mean(axis=1) + 0.5).astype(int) == small.PUNT_GLOBAL.astype(int)).all()
@@ -83,14 +87,36 @@ def test_calibration(national):
     from sklearn.linear_model import LinearRegression
     from sklearn.metrics import r2_score
     score = national.PUNT_GLOBAL.astype(float)
-    X = pd.get_dummies(national[BACKGROUND]).astype(float).assign(AGE=synth._age(national))
     train = np.arange(len(national)) % 4 != 0
-    linear = LinearRegression().fit(X[train], score[train])
-    linear_r2 = r2_score(score[~train], linear.predict(X[~train]))
+    def linear_r2(X): return r2_score(score[~train], LinearRegression().fit(X[train], score[train]).predict(X[~train]))
+    additive, exact = linear_r2(synth._linear_design(national)), linear_r2(synth._linear_design(national, interactions=True))
     oracle = oracle_metrics(national)
-    assert 0.36 <= linear_r2 <= 0.44, linear_r2
-    assert 0.75 <= oracle['auc'] <= 0.81, oracle
-    assert oracle_metrics(national[~train])['r2'] - linear_r2 < 0.01
+    assert 0.38 <= oracle['r2'] <= 0.42 and 0.765 <= oracle['auc'] <= 0.80, oracle
+    assert 0.36 <= additive < exact, (additive, exact)                  # the interactions carry signal
+    assert oracle_metrics(national[~train])['r2'] - exact < 0.01        # and the oracle knows every effect
+
+
+def test_yearly_means_follow_the_original_trend(national):
+    yearly = national.PUNT_GLOBAL.astype(float).groupby(national.PERIODO.str[:4].astype(int)).mean()
+    assert set(yearly.index) == {2016, 2017, 2018, 2019}
+    assert (yearly - pd.Series(synth.YEAR_MEAN)).abs().max() < 0.6, yearly
+    assert yearly.is_monotonic_decreasing
+
+
+def test_questions_of_2016_2018_are_blank_in_2019(national):
+    in_2019 = national.PERIODO.str[:4] == '2019'
+    for column in synth.ASKED_UNTIL_2018:
+        assert (national.loc[in_2019, column] == '').all() and (national.loc[~in_2019, column] == '').mean() < 0.05
+
+
+def test_institutions_and_homicide_context_carry_signal(national):
+    expected = pd.Series(expected_global_score(national))
+    by_institution = expected.groupby(national.INST_COD_INSTITUCION.values).mean()
+    largest = national.INST_COD_INSTITUCION.value_counts().index[:6]
+    assert by_institution[largest].max() - expected.mean() > 10                 # flagships among the largest
+    rate = synth._homicide_rate(national.ESTU_COD_RESIDE_MCPIO, national.PERIODO.astype(int) // 10)
+    known = ~np.isnan(rate)
+    assert known.mean() > 0.98 and np.corrcoef(rate[known], expected[known])[0, 1] < -0.05
 
 
 def test_oracle_reads_raw_and_clean_alike(small):
@@ -104,7 +130,7 @@ def test_oracle_reads_raw_and_clean_alike(small):
 def test_write_streams_in_chunks_to_the_same_rows(tmp_path, monkeypatch, small):
     monkeypatch.setattr(synth, 'WRITE_CHUNK_ROWS', 777)
     path = write_synthetic(tmp_path/'cohort.csv', 4000, seed=5, periods=(20183, 20195, 20203), sep='|', encoding='utf-8-sig')
-    assert path.read_bytes().startswith(b'\xef\xbb\xbfPERIODO|ESTU_CONSECUTIVO|')
+    assert path.read_bytes().startswith(b'\xef\xbb\xbfESTU_TIPODOCUMENTO|ESTU_NACIONALIDAD|')
     back = pd.read_csv(path, sep='|', encoding='utf-8-sig', dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(back, small, check_dtype=False)
 
