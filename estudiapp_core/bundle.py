@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['BUNDLE_SPEC', 'BUNDLE_MODEL', 'MODEL_CARD', 'BUNDLE_FORMAT', 'RISK_BANDS', 'DERIVED_FROM', 'DERIVATION_INPUTS',
-           'FEATURE_WORDS', 'DERIVED_LABELS', 'risk_band', 'apply_calibration', 'raw_value', 'derive',
-           'export_preprocessor', 'Scaled', 'OneHot', 'plans_of', 'Featurizer', 'feature_words', 'reason_text',
-           'ServingBundle', 'validate_student', 'bundle_spec', 'derivation_of_clean', 'model_card_bytes',
+           'FEATURE_WORDS', 'DERIVED_LABELS', 'DERIVED_NUMBERS', 'risk_band', 'apply_calibration', 'raw_value',
+           'derive', 'export_preprocessor', 'Scaled', 'OneHot', 'plans_of', 'Featurizer', 'feature_words',
+           'reason_text', 'ServingBundle', 'validate_student', 'bundle_spec', 'derivation_of_clean', 'model_card_bytes',
            'bundle_files', 'load_bundle']
 
 # %% ../nbs/45_bundle.ipynb #3adfe6db
@@ -16,7 +16,7 @@ import numpy as np
 from fastcore.basics import patch
 from .core import BadInput
 from .schema import (AGE_BOUNDS, COLUMNS, DERIVED, PARENT_EDUCATION, SPELLINGS, TUITION_BAND_OF, TUITION_BANDS,
-                                   age_on_new_year, birth_date, department_code, label_of)
+                                   YES_NO, age_on_new_year, birth_date, department_code, fold, label_of)
 
 # %% ../nbs/45_bundle.ipynb #8a80d120
 BUNDLE_SPEC = 'serving/bundle.json'    # preprocessing, linear model, calibration, bands and names, as JSON
@@ -48,7 +48,8 @@ def apply_calibration(probability, # raw P(low score) from the booster
 def raw_value(name:str, value):
     "A field as the ingest reads it: blank -> None, categories trimmed and repaired (`schema.label_of`); other types unchanged"
     if value is None or (isinstance(value, float) and math.isnan(value)): return None
-    if name in SPELLINGS and isinstance(value, (int, float)) and not isinstance(value, bool):
+    coded = name in SPELLINGS or (name in COLUMNS and COLUMNS[name].kind == 'code')  # labels and codes are text
+    if coded and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(int(value)) if float(value).is_integer() else str(value)  # a JSON client's 0 hours is the label '0'
     if not isinstance(value, str): return value
     if name in SPELLINGS:
@@ -86,14 +87,21 @@ def _tuition_band(derivation:dict, given, tuition)->str|None:
     "TUITION_BAND: the one given, else the band of the tuition bracket"
     return given if given is not None else derivation['tuition_band_of'].get(tuition)
 
+def _foreign_national(derivation:dict, given, nationality)->str|None:
+    "FOREIGN_NATIONAL: the one given, else 'No' for the home country, 'Si' for any other nationality"
+    if given is not None or nationality is None: return given
+    return 'No' if fold(str(nationality)) == derivation.get('home_country', 'COLOMBIA') else 'Si'
+
 DERIVED_FROM = {  # derived column -> the fields `derive` reads for it (itself first: a clean row already has it)
     'AGE': ('AGE', 'ESTU_FECHANACIMIENTO', 'PERIODO'),
     'FAMI_EDUCACION_MAX': ('FAMI_EDUCACION_MAX', 'FAMI_EDUCACIONPADRE', 'FAMI_EDUCACIONMADRE'),
-    'TUITION_BAND': ('TUITION_BAND', 'ESTU_VALORMATRICULAUNIVERSIDAD')}
+    'TUITION_BAND': ('TUITION_BAND', 'ESTU_VALORMATRICULAUNIVERSIDAD'),
+    'FOREIGN_NATIONAL': ('FOREIGN_NATIONAL', 'ESTU_NACIONALIDAD')}
 DERIVATION_INPUTS = tuple(dict.fromkeys(f for fields in DERIVED_FROM.values() for f in fields))
-_RULES = {'AGE': _age, 'FAMI_EDUCACION_MAX': _parents_education, 'TUITION_BAND': _tuition_band}
+_RULES = {'AGE': _age, 'FAMI_EDUCACION_MAX': _parents_education, 'TUITION_BAND': _tuition_band,
+          'FOREIGN_NATIONAL': _foreign_national}
 
-def derive(name:str, # a derived column: AGE, FAMI_EDUCACION_MAX or TUITION_BAND
+def derive(name:str, # a derived column: a key of DERIVED_FROM
            student:dict, # raw fields, already through `raw_value`
            derivation:dict): # the bundle's 'derivation' section
     "A derived column of one student, computed from raw fields unless the student already has it"
@@ -118,7 +126,7 @@ def export_preprocessor(pre)->list[dict]: # one entry per input column, in outpu
                 if part == 'ordinal': entry['ranks'] = {str(label): i for i, label in enumerate(steps['rank'].categories_[j])}
                 columns.append(entry)
             start += len(names) + len(flagged)
-        elif part == 'categorical':
+        elif part in ('categorical', 'institution'):
             onehot = steps['onehot']
             for j, name in enumerate(names):
                 rare = [] if onehot.infrequent_categories_[j] is None else [str(c) for c in onehot.infrequent_categories_[j]]
@@ -126,8 +134,9 @@ def export_preprocessor(pre)->list[dict]: # one entry per input column, in outpu
                 positions = {label: start + i for i, label in enumerate(frequent)}
                 positions.update({label: start + len(frequent) for label in rare})
                 width = len(frequent) + (1 if rare else 0)
-                columns.append(dict(name=name, kind=part, start=start, width=width, fill=str(steps['impute'].fill_value),
-                                    positions=positions, infrequent=bool(rare)))
+                unknown = start + len(frequent) if rare and onehot.handle_unknown == 'infrequent_if_exist' else None
+                columns.append(dict(name=name, kind='categorical', start=start, width=width, fill=str(steps['impute'].fill_value),
+                                    positions=positions, infrequent=bool(rare), unknown=unknown))
                 start += width
         else: raise ValueError(f'unknown part {part!r} of the preprocessor')
     return columns
@@ -155,16 +164,18 @@ class OneHot(NamedTuple):
     name:str        # the model input
     positions:dict  # label -> feature column of its 1 (the rare labels that training grouped share one)
     fill:str        # the label a missing input takes
+    unknown:int = -1  # feature column of a label training never saw; -1: none (the block stays all 0)
 
-    def ones(self, column:list)->list: # -1 for a label training never saw (the block stays all 0)
+    def ones(self, column:list)->list: # -1 where no column gets a 1
         "The feature column of each student's 1"
-        return [self.positions.get(self.fill if v is None else str(v), -1) for v in column]
+        return [self.positions.get(self.fill if v is None else str(v), self.unknown) for v in column]
 
 def plans_of(columns:list[dict])->list: # a `Scaled` or a `OneHot` per input, in feature order
     "The exported preprocessing (`export_preprocessor`) as plans that fill feature columns"
     plans = []
     for c in columns:
-        if c['kind'] == 'categorical': plans.append(OneHot(c['name'], c['positions'], c['fill'])); continue
+        if c['kind'] == 'categorical':
+            plans.append(OneHot(c['name'], c['positions'], c['fill'], -1 if c.get('unknown') is None else c['unknown'])); continue
         flag = c.get('indicator') or dict(position=None, mean=0.0, scale=1.0)
         plans.append(Scaled(c['name'], c['start'], c['impute'], c['mean'], c['scale'],
                             {label: float(rank) for label, rank in c['ranks'].items()} if c['kind'] == 'ordinal' else None,
@@ -179,7 +190,7 @@ class Featurizer:
         self.columns, self.derivation = columns, derivation
         self.width = max(max(c['start'] + c.get('width', 1), (c.get('indicator') or {}).get('position', -1) + 1)
                          for c in columns)
-        self.derived = [c['name'] for c in columns if c['name'] in DERIVED_FROM]  # CONTEXT_RATE is given, not derived
+        self.derived = [c['name'] for c in columns if c['name'] in _RULES]
         self.inputs = tuple(dict.fromkeys([c['name'] for c in columns] + (list(DERIVATION_INPUTS) if self.derived else [])))
         self.plans = plans_of(columns)
         self.scaled = [p for p in self.plans if isinstance(p, Scaled)]
@@ -242,8 +253,8 @@ def fill(self:Featurizer, values:dict, # model input -> the student's value (`va
     for plan in self.plans:
         value = values.get(plan.name)
         if isinstance(plan, OneHot):  # as `OneHot.ones`
-            position = plan.positions.get(plan.fill if value is None else str(value))
-            if position is not None: row[position] = 1.0
+            position = plan.positions.get(plan.fill if value is None else str(value), plan.unknown)
+            if position >= 0: row[position] = 1.0
             continue
         if value is None: x = math.nan  # as `Scaled.numbers`
         else: x = float(value) if plan.ranks is None else plan.ranks.get(value, math.nan)
@@ -283,10 +294,12 @@ def _import_xgboost():
     return xgboost
 
 # %% ../nbs/45_bundle.ipynb #5f00facd
-FEATURE_WORDS = {  # plain words for the derived inputs; schema columns use their description
+FEATURE_WORDS = {  # plain words for the derived inputs and where a schema description is not plain enough
     'AGE': 'age at the exam', 'FAMI_EDUCACION_MAX': "parents' highest education",
-    'TUITION_BAND': 'tuition band of the last semester', 'CONTEXT_RATE': 'municipal context rate',
-    'INST_BUCKET': 'institution'}
+    'TUITION_BAND': 'tuition band of the last semester', 'CONTEXT_RATE': 'municipal homicide rate (context)',
+    'INST_BUCKET': 'institution', 'INST_COD_INSTITUCION': 'institution', 'FOREIGN_NATIONAL': 'foreign nationality',
+    'ESTU_INSE_INDIVIDUAL': 'socio-economic index (INSE)', 'ESTU_NSE_INDIVIDUAL': 'socio-economic level (NSE)',
+    'GRUPOREFERENCIA': "reference group of the program", 'ESTU_EXTERIOR': 'studies abroad'}
 
 def feature_words(name:str)->str:
     "Plain words for a model input"
@@ -296,7 +309,8 @@ def reason_text(name:str, value, contribution:float)->str:
     "One sentence for a reason: the feature, the student's value, and which way it moves the risk"
     shown = 'not given' if value is None else (f'{value:g}' if isinstance(value, float) else str(value))
     way = 'raises' if contribution > 0 else 'lowers'
-    return f'{feature_words(name).capitalize()}: {shown}. This {way} the risk of a low score.'
+    words = feature_words(name)
+    return f'{words[:1].upper()}{words[1:]}: {shown}. This {way} the risk of a low score.'  # keeps INSE in capitals
 
 # %% ../nbs/45_bundle.ipynb #3f9a0fdd
 class ServingBundle:
@@ -405,13 +419,14 @@ def predict(self:ServingBundle, students:list[dict], # raw ICFES fields by schem
             for i in range(len(X))]
 
 # %% ../nbs/45_bundle.ipynb #a9bf04ec
-DERIVED_LABELS = {'FAMI_EDUCACION_MAX': PARENT_EDUCATION, 'TUITION_BAND': TUITION_BANDS}
+DERIVED_LABELS = {'FAMI_EDUCACION_MAX': PARENT_EDUCATION, 'TUITION_BAND': TUITION_BANDS, 'FOREIGN_NATIONAL': YES_NO}
+DERIVED_NUMBERS = ('AGE', 'CONTEXT_RATE')  # derived inputs a request may send as numbers
 
 def validate_student(student:dict):
     "Raise `BadInput` naming the field if `student` has an unknown field or a value outside the schema"
     if not isinstance(student, dict): raise BadInput(f'a student is a JSON object of ICFES fields, not {type(student).__name__}')
     for name, given in student.items():
-        if name not in COLUMNS and name not in DERIVED:
+        if name not in COLUMNS and name not in DERIVED and name not in DERIVED_LABELS:
             raise BadInput(f'unknown field {name!r}: not an ICFES column of the schema')
         value = raw_value(name, given)
         if value is None: continue
@@ -421,7 +436,7 @@ def validate_student(student:dict):
             if str(value) not in labels:
                 raise BadInput(f'{name}: {given!r} is not one of the schema\'s labels ({", ".join(labels[:6])}'
                                f'{", ..." if len(labels) > 6 else ""})')
-        elif name in ('AGE', 'CONTEXT_RATE') or (column is not None and column.kind in ('score', 'percentile')):
+        elif name in DERIVED_NUMBERS or (column is not None and column.kind in ('score', 'percentile', 'number')):
             try: number = float(value)
             except (TypeError, ValueError): raise BadInput(f'{name}: {given!r} is not a number') from None
             low, high = (column.low, column.high) if column is not None else (0, math.inf)
@@ -455,11 +470,11 @@ def bundle_spec(pre, # fitted preprocessor (`estudiapp_core.preprocess`)
                 risk_bands=[list(b) for b in RISK_BANDS])
 
 def derivation_of_clean()->dict:
-    "How the clean table derives AGE, FAMI_EDUCACION_MAX and TUITION_BAND, as data (the schema's rules)"
+    "How the clean table derives AGE, FAMI_EDUCACION_MAX, TUITION_BAND and FOREIGN_NATIONAL, as data (the schema's rules)"
     ignore = COLUMNS['FAMI_EDUCACIONPADRE'].ordinal_ignore
     return dict(age_youngest=AGE_BOUNDS[0], age_oldest=AGE_BOUNDS[1],  # the stored format keeps these two keys
                 parent_education_rank={label: i for i, label in enumerate(PARENT_EDUCATION) if label not in ignore},
-                tuition_band_of=dict(TUITION_BAND_OF))
+                tuition_band_of=dict(TUITION_BAND_OF), home_country='COLOMBIA')  # as ESTU_NACIONALIDAD writes it, folded
 
 def model_card_bytes(model_card:dict)->bytes:
     "The model card as stored: indented UTF-8 JSON"

@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus
 import numpy as np
 from fastcore.basics import patch
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
+from .bundle import DERIVED_LABELS, DERIVED_NUMBERS, feature_words
 from .config import Settings, get_settings
 from .core import BadInput
 from .schema import COLUMNS, REPAIRS, department_name, separator_of
@@ -39,9 +40,17 @@ def _cleaner(column:str):
 
 def _field(column)->tuple:
     "Type and default of one schema column in the `Student` model"
-    kind = Literal[column.categories] if column.categories else Annotated[str, Field(max_length=MAX_TEXT)]
+    if column.kind == 'number': kind = Annotated[float, Field(ge=column.low, le=column.high)]
+    elif column.categories: kind = Literal[column.categories]
+    else: kind = Annotated[str, Field(max_length=MAX_TEXT)]
     return (Annotated[Union[kind, None], BeforeValidator(_cleaner(column.name))],
             Field(None, description=column.description))
+
+def _derived_field(name:str)->tuple:
+    "Type and default of a derived model input a client may send instead of the fields it is computed from"
+    kind = Literal[DERIVED_LABELS[name]] if name in DERIVED_LABELS else Annotated[float, Field(ge=0)]
+    return (Annotated[Union[kind, None], BeforeValidator(_cleaner(name))],
+            Field(None, description=f'{feature_words(name)} (derived: computed from the raw fields unless sent)'))
 
 # %% ../nbs/60_serving.ipynb #c536f629
 EXAMPLE_STUDENT = {  # the example of the OpenAPI document and of these notebooks
@@ -53,7 +62,8 @@ EXAMPLE_STUDENT = {  # the example of the OpenAPI document and of these notebook
 
 Student = create_model('Student', __config__=ConfigDict(extra='forbid', json_schema_extra={'examples': [EXAMPLE_STUDENT]}),
     __doc__='One student: raw ICFES fields by schema name, every one optional; unknown fields are rejected',
-    **{name: _field(column) for name, column in COLUMNS.items()})
+    **{name: _field(column) for name, column in COLUMNS.items()},
+    **{name: _derived_field(name) for name in (*DERIVED_NUMBERS, *DERIVED_LABELS)})
 
 def student_fields(student:BaseModel)->dict:
     "The fields a client sent, as the dict of raw ICFES strings the bundle expects"

@@ -65,6 +65,29 @@ def test_predict_batch_keeps_order_and_top_k(client):
     assert client.post('/v1/predict?top_k=0', json={}).json()['predictions'][0]['reasons'] == []
 
 
+FULL_STUDENT = {**STUDENT, 'ESTU_INSE_INDIVIDUAL': 31.5, 'ESTU_NSE_INDIVIDUAL': 'NSE1', 'ESTU_AREARESIDE': 'Area Rural',
+                'ESTU_SEMESTRECURSA': 9, 'ESTU_DEDICACIONLECTURADIARIA': 'No leo por entretenimiento',
+                'ESTU_DEDICACIONINTERNET': 'Más de 3 horas', 'FAMI_NUMLIBROS': '0 A 10 LIBROS', 'GRUPOREFERENCIA': 'EDUCACIÓN',
+                'ESTU_EXTERIOR': 'NO', 'ESTU_NACIONALIDAD': 'VENEZUELA', 'CONTEXT_RATE': 3.9, 'INST_COD_INSTITUCION': 1101}
+
+
+def test_predict_accepts_the_full_layouts_fields(client, full_layout_model, serving_store):
+    # a model trained on the 57-column export takes them and ignores what it does not use
+    assert client.post('/v1/predict', json=FULL_STUDENT).status_code == 200
+    full = TestClient(create_app(Serving(open_store(serving_store), bundle=full_layout_model.bundle)), raise_server_exceptions=False)
+    r = full.post('/v1/predict?top_k=10', json=[FULL_STUDENT, STUDENT])
+    assert r.status_code == 200
+    answers = r.json()['predictions']
+    sent = {**FULL_STUDENT, 'ESTU_DEPTO_RESIDE': 'BOGOTÁ', 'ESTU_NSE_INDIVIDUAL': '1', 'ESTU_SEMESTRECURSA': '9', 'INST_COD_INSTITUCION': '1101'}
+    assert same(answers, json.loads(json.dumps(full_layout_model.bundle.predict([sent, {**STUDENT, 'ESTU_DEPTO_RESIDE': 'BOGOTÁ'}], top_k=10))))
+    assert 'ESTU_INSE_INDIVIDUAL' in [reason['feature'] for reason in answers[0]['reasons']]
+    assert answers[0]['low_score_probability'] > answers[1]['low_score_probability']  # a poorer, rural, reading-less profile
+    fields = openapi_document()['components']['schemas']['Student']['properties']
+    assert fields['ESTU_INSE_INDIVIDUAL']['anyOf'][0] == {'type': 'number', 'maximum': 100.0, 'minimum': 1.0}
+    assert fields['ESTU_SEMESTRECURSA']['anyOf'][0]['enum'][-1] == '12 o más'
+    assert fields['FOREIGN_NATIONAL']['anyOf'][0]['enum'] == ['No', 'Si'] and 'CONTEXT_RATE' in fields
+
+
 def same(a, b)->bool:
     "Equal JSON values, floats up to 1e-9 relative"
     if isinstance(a, float) or isinstance(b, float): return a == pytest.approx(b, rel=1e-9)
@@ -95,6 +118,11 @@ BAD = [  # (method, path, body bytes or JSON, content type, status, fields named
     ('post', '/v1/predict', {'PERIODO': '2019'}, None, 422, ['PERIODO']),
     ('post', '/v1/predict', {'ESTU_FECHANACIMIENTO': '31/02/1999'}, None, 422, ['ESTU_FECHANACIMIENTO']),
     ('post', '/v1/predict', {'PUNT_GLOBAL': '301'}, None, 422, ['PUNT_GLOBAL']),
+    ('post', '/v1/predict', {'ESTU_INSE_INDIVIDUAL': 101}, None, 422, ['ESTU_INSE_INDIVIDUAL']),
+    ('post', '/v1/predict', {'ESTU_INSE_INDIVIDUAL': 'alto'}, None, 422, ['ESTU_INSE_INDIVIDUAL']),
+    ('post', '/v1/predict', {'ESTU_SEMESTRECURSA': '13'}, None, 422, ['ESTU_SEMESTRECURSA']),
+    ('post', '/v1/predict', {'FOREIGN_NATIONAL': 'quizás'}, None, 422, ['FOREIGN_NATIONAL']),
+    ('post', '/v1/predict', {'CONTEXT_RATE': -2}, None, 422, ['CONTEXT_RATE']),
     ('post', '/v1/predict', [{}, {'ESTU_GENERO': 'F', 'X': 1}], None, 422, ['[1].X']),
     ('post', '/v1/predict', [{'PERIODO': '20191'}, {'PERIODO': '1'}], None, 422, ['[1].PERIODO']),
     ('post', '/v1/predict', [], None, 422, ['body']),

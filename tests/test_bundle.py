@@ -12,6 +12,9 @@ from estudiapp_core.ingest import ingest_frame
 from estudiapp_core.pipeline import run_pipeline
 from estudiapp_core.schema import COLUMNS
 from estudiapp_core.store import TamperedArtifact, open_store
+from estudiapp_core.scoring import check_students, score_frame
+from estudiapp_core.synth import synthesize
+from conftest import raw_students
 
 REAL = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'saberpro_2018_2021_polijic_raw.csv'
 KEYS = get_settings()
@@ -167,3 +170,46 @@ def test_one_student_at_a_time_equals_the_batch(synthetic_store):
         assert one['risk_band'] == batch['risk_band'] and one['model_version'] == batch['model_version']
         assert [(r['feature'], r['value'], r['direction']) for r in one['reasons']] == \
                [(r['feature'], r['value'], r['direction']) for r in batch['reasons']]
+
+
+FULL_ONLY = ('ESTU_INSE_INDIVIDUAL', 'ESTU_NSE_INDIVIDUAL', 'ESTU_AREARESIDE', 'ESTU_SEMESTRECURSA', 'ESTU_DEDICACIONLECTURADIARIA',
+             'ESTU_DEDICACIONINTERNET', 'FAMI_NUMLIBROS', 'GRUPOREFERENCIA', 'ESTU_EXTERIOR', 'FOREIGN_NATIONAL', 'CONTEXT_RATE')
+
+
+def test_bundle_matches_sklearn_with_the_full_layouts_predictors(full_layout_model):
+    m = full_layout_model
+    bundle, students = m.bundle, raw_students(m.split.test)
+    assert set(FULL_ONLY) | {'INST_COD_INSTITUCION'} <= set(bundle.group_names)
+    X_bundle = bundle.featurize_batch(students)
+    assert np.abs(X_bundle - m.X['test']).max() <= 1e-6
+    np.testing.assert_array_equal(np.stack([bundle.featurize(s) for s in students[:300]]), X_bundle[:300])
+    answers = bundle.predict(students)
+    assert np.abs(np.array([a['predicted_score'] for a in answers]) - m.linear.predict(m.X['test'])).max() <= 1e-6
+    assert np.abs(np.array([a['low_score_probability'] for a in answers]) - m.classifier.low_score_probability(m.X['test'])).max() <= 1e-6
+    institution = next(c for c in bundle.spec['columns'] if c['name'] == 'INST_COD_INSTITUCION')
+    assert institution['infrequent'] and institution['unknown'] == institution['start'] + institution['width'] - 1
+    assert len({p for p in institution['positions'].values()}) == institution['width']
+
+
+def test_serving_derives_foreign_nationality_and_sends_unseen_institutions_to_the_shared_column(full_layout_model):
+    bundle, names = full_layout_model.bundle, full_layout_model.bundle.feature_names
+    student = {'PERIODO': '20195', 'ESTU_NACIONALIDAD': 'venezuela ', 'INST_COD_INSTITUCION': 'NEVER SEEN'}
+    np.testing.assert_array_equal(bundle.featurize(student), bundle.featurize({**student, 'FOREIGN_NATIONAL': 'Si'}))
+    assert bundle.featurize({'ESTU_NACIONALIDAD': 'COLOMBIA'})[names.index('categorical__FOREIGN_NATIONAL_No')] == 1
+    shared = names.index('institution__INST_COD_INSTITUCION_infrequent_sklearn')
+    assert bundle.featurize(student)[shared] == 1 and bundle.featurize_batch([student])[0, shared] == 1
+    reasons = bundle.predict([{'ESTU_INSE_INDIVIDUAL': 12.0, 'CONTEXT_RATE': 4.0}], top_k=50)[0]['reasons']
+    inse = next(r for r in reasons if r['feature'] == 'ESTU_INSE_INDIVIDUAL')
+    assert inse['value'] == 12.0 and inse['text'].startswith('Socio-economic index (INSE): 12.')
+
+
+def test_a_57_column_file_is_scored_by_a_full_layout_model(full_layout_model):
+    bundle = full_layout_model.bundle
+    raw = synthesize(400, seed=2)  # the datos.gov.co export's layout: none of the full layout's own columns
+    assert not set(FULL_ONLY) & set(raw.columns)
+    check_students(raw)
+    scores = score_frame(raw, bundle, show_progress=False)
+    assert len(scores) == len(raw) and scores.low_score_probability.between(0, 1).all()
+    student = raw.iloc[0].to_dict()
+    blank = {name: None for name in FULL_ONLY if name != 'FOREIGN_NATIONAL'}  # absent = missing, not an error
+    np.testing.assert_array_equal(bundle.featurize(student), bundle.featurize({**student, **blank}))

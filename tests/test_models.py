@@ -8,8 +8,9 @@ from estudiapp_core.classifier import classification_metrics, search_classifier
 from estudiapp_core.core import BadInput
 from estudiapp_core.ingest import ingest_files, ingest_frame
 from estudiapp_core.linear import fit_linear, regression_metrics
-from estudiapp_core.preprocess import (TARGET, build_preprocessor, feature_groups, low_score_label, period_percentile,
-                                       temporal_split)
+from estudiapp_core.preprocess import (PREDICTORS, TARGET, TOP_INSTITUTIONS, build_preprocessor, feature_columns,
+                                       feature_groups, low_score_label, period_percentile, predictor_report, random_split,
+                                       split_data, temporal_split)
 from estudiapp_core.synth import oracle_metrics, synthesize
 
 REAL = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'saberpro_2018_2021_polijic_raw.csv'
@@ -128,6 +129,79 @@ def test_real_sample_beats_the_naive_baseline_honestly():
     model = regression_metrics(y['test'], linear.predict(X['test']))
     naive = regression_metrics(y['test'], np.full(len(y['test']), y['train'].mean()))
     assert model['rmse'] < naive['rmse'] and model['r2'] < 0.3  # little signal in one institution: honest, not magic
+    report = predictor_report(pre, split.train)  # the 57-column export: the full layout's predictors are absent
+    assert {'ESTU_INSE_INDIVIDUAL', 'ESTU_NSE_INDIVIDUAL', 'GRUPOREFERENCIA', 'CONTEXT_RATE'} <= set(report['absent'])
+    assert 'INST_COD_INSTITUCION' in report['constant'] and 'AGE' in report['used']
     classifier, _ = search_classifier(X['train'], low['train'], X['valid'], low['valid'])
     auc = classification_metrics(low['test'], classifier.low_score_probability(X['test']))['roc_auc']
     assert 0.55 < auc < 0.85
+
+
+FULL_ONLY = ('ESTU_INSE_INDIVIDUAL', 'ESTU_NSE_INDIVIDUAL', 'ESTU_AREARESIDE', 'ESTU_SEMESTRECURSA', 'ESTU_DEDICACIONLECTURADIARIA',
+             'ESTU_DEDICACIONINTERNET', 'FAMI_NUMLIBROS', 'GRUPOREFERENCIA', 'ESTU_EXTERIOR', 'FOREIGN_NATIONAL', 'CONTEXT_RATE')
+
+
+def test_the_full_layouts_predictors_are_used_when_present(full_layout_cohort):
+    split = temporal_split(full_layout_cohort, seed=0)
+    pre = build_preprocessor(split.train).fit(split.train)
+    report = predictor_report(pre, split.train)
+    assert set(FULL_ONLY) | {'INST_COD_INSTITUCION'} <= set(report['used']) and report['absent'] == report['constant'] == []
+    assert set(FULL_ONLY) <= set(feature_groups(pre))
+    cols = feature_columns(split.train)
+    assert cols['numeric'] == ['AGE', 'CONTEXT_RATE', 'ESTU_INSE_INDIVIDUAL'] and 'ESTU_SEMESTRECURSA' in cols['ordinal']
+    # they carry signal here, so a linear model with them beats the same model on the 57 columns only
+    def r2(train, valid, test):
+        pre = build_preprocessor(train).fit(train)
+        linear = fit_linear(pre.transform(train), train[TARGET].to_numpy(), pre.transform(valid), valid[TARGET].to_numpy())
+        return regression_metrics(test[TARGET].to_numpy(), linear.predict(pre.transform(test)))['r2']
+    without = [p.drop(columns=list(FULL_ONLY)) for p in (split.train, split.valid, split.test)]
+    assert r2(split.train, split.valid, split.test) > r2(*without) + 0.1
+    assert set(predictor_report(build_preprocessor(without[0]).fit(without[0]), without[0])['absent']) == set(FULL_ONLY)
+
+
+def test_ordinals_follow_the_schema_order(full_layout_cohort):
+    split = temporal_split(full_layout_cohort, seed=0)
+    pre = build_preprocessor(split.train).fit(split.train)
+    ordinal = pre.named_transformers_['ordinal'].named_steps['rank']
+    columns = {part: cols for part, _, cols in pre.transformers_}
+    semester = list(ordinal.categories_[columns['ordinal'].index('ESTU_SEMESTRECURSA')])
+    assert semester[0] == '1' and semester[-1] == '12 o más' and len(semester) == 12
+    odd = split.test.head(3).astype(object)
+    odd['ESTU_SEMESTRECURSA'] = ['12 o más', 'trece', None]  # an unknown label is missing, like a blank
+    X = pre.transform(odd)
+    column = list(pre.get_feature_names_out()).index('ordinal__ESTU_SEMESTRECURSA')
+    assert X[0, column] > X[1, column] == X[2, column]
+
+
+def test_the_top_institutions_are_counted_on_training_rows_only(cohort):
+    split = temporal_split(cohort, seed=0)
+    # in the test periods one new institution takes half the students: counted over all rows it would be the top one
+    test = split.test.assign(INST_COD_INSTITUCION=np.where(np.arange(len(split.test)) % 2, 'NEW', split.test.INST_COD_INSTITUCION))
+    pre = build_preprocessor(split.train).fit(split.train)
+    institution = pre.named_transformers_['institution'].named_steps['onehot']
+    rare = set(institution.infrequent_categories_[0])
+    kept = [c for c in institution.categories_[0] if c not in rare]
+    assert 'NEW' not in institution.categories_[0] and len(kept) == TOP_INSTITUTIONS
+    students = split.train.INST_COD_INSTITUCION.value_counts()
+    assert students[kept].min() >= students.drop(kept).max()
+    leaky = build_preprocessor(split.train).fit(pd.concat([split.train, test]))  # the leak, for contrast
+    assert 'NEW' in leaky.named_transformers_['institution'].named_steps['onehot'].categories_[0]
+    names = list(pre.get_feature_names_out())
+    X = pre.transform(test[test.INST_COD_INSTITUCION == 'NEW'].head(5))
+    assert (X[:, names.index('institution__INST_COD_INSTITUCION_infrequent_sklearn')] == 1).all()  # unseen: the shared column
+
+
+def test_random_split_of_a_single_period(cohort):
+    one = cohort[cohort.PERIODO == 20195]
+    with pytest.raises(BadInput, match='random split'): temporal_split(one)
+    split = split_data(one, 'random', test_share=0.2, seed=4)
+    assert split.kind == 'random' and 'random' in split.description.lower()
+    assert 0.18 < len(split.test) / len(one) < 0.22
+    assert len(split.train) + len(split.valid) + len(split.test) == len(one)
+    assert not set(split.test.ESTU_CONSECUTIVO) & (set(split.train.ESTU_CONSECUTIVO) | set(split.valid.ESTU_CONSECUTIVO))
+    assert split_data(one, 'random', 0.2, seed=4).test.index.equals(split.test.index)
+    assert not split_data(one, 'random', 0.2, seed=5).test.index.equals(split.test.index)
+    several = random_split(cohort, test_share=0.3, seed=0)  # with several years only the latest is tested
+    assert set(several.test.PERIODO) == {20195} and 0.28 < len(several.test) / (cohort.PERIODO == 20195).sum() < 0.32
+    assert temporal_split(cohort).kind == 'temporal' and 'next cohort' in temporal_split(cohort).description
+    with pytest.raises(BadInput, match='unknown split'): split_data(cohort, 'by school')
