@@ -4,19 +4,20 @@
 
 # %% auto #0
 __all__ = ['DERIVED_DTYPES', 'column_dtype', 'rejection_reasons', 'exam_year', 'exam_semester', 'age_at_exam', 'global_score',
-           'parent_education_max', 'tuition_band', 'institution_bucket', 'context_rate', 'clean_table']
+           'parent_education_max', 'tuition_band', 'institution_bucket', 'foreign_national', 'reference_group',
+           'context_rate', 'clean_table']
 
 # %% ../nbs/02_clean.ipynb #40f3559a
 import numpy as np, pandas as pd
-from .schema import (AGE_BOUNDS, COLUMNS, DERIVED, MODULE_SCORES, PARENT_EDUCATION, TUITION, TUITION_BAND_OF,
-                                   TUITION_BANDS, age_on_new_year)
+from .schema import (AGE_BOUNDS, COLUMNS, DERIVED, MODULE_SCORES, PARENT_EDUCATION, REFERENCE_GROUP_OF_NUCLEO,
+                                   REFERENCE_GROUPS, TUITION, TUITION_BAND_OF, TUITION_BANDS, YES_NO, age_on_new_year, fold)
 
 # %% ../nbs/02_clean.ipynb #41ba2995
 DERIVED_DTYPES = {'EXAM_YEAR': 'int32', 'EXAM_SEMESTER': 'int32', 'AGE': 'float64',
                   'FAMI_EDUCACION_MAX': pd.CategoricalDtype(PARENT_EDUCATION),
                   'TUITION_BAND': pd.CategoricalDtype(TUITION_BANDS),
                   'INST_BUCKET': 'category',  # its categories are the top institutions of each table, then OTHER
-                  'CONTEXT_RATE': 'float64'}
+                  'FOREIGN_NATIONAL': pd.CategoricalDtype(YES_NO), 'CONTEXT_RATE': 'float64'}
 
 def column_dtype(name:str): # A schema column or a derived column
     "The pandas dtype of column `name` in the clean table"
@@ -95,6 +96,24 @@ def institution_bucket(institution:pd.Series, # INST_COD_INSTITUCION
     return pd.Series(pd.Categorical.from_codes(bucket[codes], categories=[*(labels[i] for i in top_codes), 'OTHER']),
                      index=institution.index)
 
+# %% ../nbs/02_clean.ipynb #16ace116
+def foreign_national(nationality:pd.Series, # ESTU_NACIONALIDAD (country names)
+                    )->pd.Series: # Categorical 'No'/'Si'; missing where the nationality is
+    "'Si' for a nationality other than Colombia"
+    folded = nationality.astype('string').str.strip().str.upper()
+    codes = np.where(folded.isna(), -1, np.where(folded.eq('COLOMBIA').fillna(False), 0, 1))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=DERIVED_DTYPES['FOREIGN_NATIONAL']), index=nationality.index)
+
+_GROUP_OF_FOLDED = {fold(nucleo): group for nucleo, group in REFERENCE_GROUP_OF_NUCLEO.items()}
+
+def reference_group(nucleo:pd.Series, # ESTU_NUCLEO_PREGRADO
+                   )->pd.Series: # Categorical with REFERENCE_GROUPS' labels; missing for an unknown núcleo
+    "ICFES's reference group of each student's program, from its núcleo"
+    codes, names = pd.factorize(nucleo.astype('string'))
+    index = {label: i for i, label in enumerate(REFERENCE_GROUPS)}
+    lookup = np.array([index.get(_GROUP_OF_FOLDED.get(fold(n)), -1) for n in names] + [-1])
+    return pd.Series(pd.Categorical.from_codes(lookup[codes], categories=REFERENCE_GROUPS), index=nucleo.index)
+
 # %% ../nbs/02_clean.ipynb #d4abf770
 def context_rate(municipality:pd.Series, # ESTU_COD_RESIDE_MCPIO (5-digit DANE code)
                  year:pd.Series, # EXAM_YEAR
@@ -123,6 +142,10 @@ def clean_table(rows:pd.DataFrame, # Validated rows that stay (see `rejection_re
         notes['PUNT_GLOBAL computed as the rounded mean of the module scores'] = int(computed.sum())
         notes['PUNT_GLOBAL computed from fewer than five modules'] = int((computed & partial).sum())
     else: rows['PUNT_GLOBAL'] = given
+    if 'GRUPOREFERENCIA' not in rows and 'ESTU_NUCLEO_PREGRADO' in rows:
+        rows['GRUPOREFERENCIA'] = reference_group(rows['ESTU_NUCLEO_PREGRADO'])
+        notes['GRUPOREFERENCIA from ESTU_NUCLEO_PREGRADO'] = int(rows['GRUPOREFERENCIA'].notna().sum())
+        notes['GRUPOREFERENCIA missing: núcleo not in the map'] = int((rows['GRUPOREFERENCIA'].isna() & rows['ESTU_NUCLEO_PREGRADO'].notna()).sum())
     table = rows[[c for c in COLUMNS if c in rows]]
     table['EXAM_YEAR'] = exam_year(table['PERIODO'])
     table['EXAM_SEMESTER'] = exam_semester(table['PERIODO'])
@@ -134,6 +157,7 @@ def clean_table(rows:pd.DataFrame, # Validated rows that stay (see `rejection_re
     table['FAMI_EDUCACION_MAX'] = parent_education_max(column('FAMI_EDUCACIONPADRE'), column('FAMI_EDUCACIONMADRE'))
     table['TUITION_BAND'] = tuition_band(column('ESTU_VALORMATRICULAUNIVERSIDAD'))
     table['INST_BUCKET'] = institution_bucket(column('INST_COD_INSTITUCION'), top_institutions)
+    table['FOREIGN_NATIONAL'] = foreign_national(column('ESTU_NACIONALIDAD'))
     if context is not None:
         table['CONTEXT_RATE'] = context_rate(column('ESTU_COD_RESIDE_MCPIO'), table['EXAM_YEAR'], context)
         notes['CONTEXT_RATE missing: municipality and year not in the context table'] = int(table['CONTEXT_RATE'].isna().sum())

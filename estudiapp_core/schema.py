@@ -7,9 +7,12 @@ __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'I
            'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'TUITION_SOURCE', 'GENDER', 'ENGLISH_LEVEL', 'YES_NO_UPPER',
            'RESIDENCE_AREA', 'SEMESTER', 'SOCIO_ECONOMIC_LEVEL', 'DAILY_READING', 'DAILY_INTERNET', 'BOOKS_AT_HOME',
            'REFERENCE_GROUPS', 'DEPARTMENTS', 'MODULE_SCORES', 'COLUMNS', 'FULL_LAYOUT', 'REPAIRS', 'DERIVED',
-           'TUITION_BANDS', 'TUITION_BAND_OF', 'LOW_SCORE_PERCENTILE', 'SEPARATORS', 'DANE_CODE_WIDTH', 'SPELLINGS',
-           'BIRTH_DATE_FORMAT', 'BIRTH_DATE', 'AGE_BOUNDS', 'SOCIAL_FACTORS', 'Column', 'columns_of', 'separator_of',
-           'label_of', 'birth_date', 'age_on_new_year', 'plausible_age', 'fold', 'department_code', 'department_name']
+           'DERIVED_FEATURES', 'TUITION_BANDS', 'TUITION_BAND_OF', 'LOW_SCORE_PERCENTILE', 'REFERENCE_GROUP_OF_NUCLEO',
+           'SEPARATORS', 'DANE_CODE_WIDTH', 'EXAM_PLACE_CODES', 'SPELLINGS', 'SPREADSHEET_ERRORS', 'BIRTH_DATE_FORMAT',
+           'BIRTH_DATE_FORMATS', 'BIRTH_DATE', 'TEXTUAL_BIRTH_DATE', 'MONTHS', 'BIRTH_DATE_PLACEHOLDER', 'AGE_BOUNDS',
+           'SOCIAL_FACTORS', 'Column', 'columns_of', 'separator_of', 'exam_abroad', 'label_of', 'spreadsheet_error',
+           'birth_date', 'birth_date_order', 'age_on_new_year', 'plausible_age', 'fold', 'department_code',
+           'department_name']
 
 # %% ../nbs/01_schema.ipynb #265a7123
 import re, unicodedata
@@ -136,13 +139,15 @@ COLUMNS = {c.name: c for c in [
     Column('ESTU_DEDICACIONLECTURADIARIA', 'ordinal', 'daily reading for pleasure (2016-2018 questionnaires)', DAILY_READING, feature=True),
     Column('ESTU_DEDICACIONINTERNET', 'ordinal', 'daily time on the internet, outside study (2016-2018)', DAILY_INTERNET, feature=True),
     Column('FAMI_NUMLIBROS', 'ordinal', 'books at home (2016-2018)', BOOKS_AT_HOME, feature=True),
-    Column('GRUPOREFERENCIA', 'category', "ICFES's reference group of the program", REFERENCE_GROUPS, feature=True),
+    Column('GRUPOREFERENCIA', 'category', "ICFES's reference group of the program (from ESTU_NUCLEO_PREGRADO when absent)",
+           REFERENCE_GROUPS, feature=True),
     Column('ESTU_INSE_INDIVIDUAL', 'number', "the student's socio-economic index (INSE)", low=1, high=100, feature=True),
     Column('ESTU_NSE_INDIVIDUAL', 'ordinal', "the student's socio-economic level, from the INSE", SOCIO_ECONOMIC_LEVEL, feature=True),
     Column('ESTU_NSE_IES', 'ordinal', "socio-economic level of the institution's students", SOCIO_ECONOMIC_LEVEL),
-    # where the exam was taken; abroad the files write the code 0000: no width check yet (see the ingest)
-    Column('ESTU_COD_MCPIO_PRESENTACION', 'code', 'DANE code of the municipality where the exam was taken'),
-    Column('ESTU_COD_DEPTO_PRESENTACION', 'code', 'DANE code of the department where the exam was taken'),
+    # where the exam was taken; abroad the files write codes of department 00 (0000, 00009): missing, see EXAM_ABROAD
+    Column('ESTU_COD_MCPIO_PRESENTACION', 'code', 'DANE code of the municipality where the exam was taken', width=5),
+    Column('ESTU_COD_DEPTO_PRESENTACION', 'code', 'DANE code of the department where the exam was taken',
+           tuple(c for c in DEPARTMENTS if len(c) == 2), width=2),
     # abroad, the files name the city (MIAMI, SANTIAGO DE CHILE): free text, the code column is the department
     Column('ESTU_DEPTO_PRESENTACION', 'text', 'department where the exam was taken (a city abroad)'),
     *[_score(n, f"score of the {n.split('_',1)[1].rsplit('_',1)[0].lower().replace('_',' ')} module") for n in MODULE_SCORES],
@@ -220,12 +225,51 @@ DERIVED = {
     'FAMI_EDUCACION_MAX': "highest of the parents' education (ordinal, as PARENT_EDUCATION)",
     'TUITION_BAND': 'tuition band: none, low, medium, high (ordinal)',
     'INST_BUCKET': 'institution code for the N institutions with most students, OTHER for the rest',
-    'CONTEXT_RATE': 'municipal context rate per 100,000 people (e.g. homicides) for the municipality and year, if a context table was given',
+    'FOREIGN_NATIONAL': "'Si' when ESTU_NACIONALIDAD is not COLOMBIA, 'No' when it is, missing when it is missing (a model input)",
+    'CONTEXT_RATE': ('the context table\'s RATE for the municipality of residence and exam year, if one was given; with the '
+                     'shipped homicide context (`context.homicide_context`), log(1 + mean municipal homicides per 100,000 '
+                     'people over the five years before the exam year)'),
 }
+DERIVED_FEATURES = ('AGE', 'FAMI_EDUCACION_MAX', 'TUITION_BAND', 'FOREIGN_NATIONAL', 'CONTEXT_RATE')  # derived model inputs
 TUITION_BANDS = ('none', 'low', 'medium', 'high')
 # ICFES's eight tuition brackets in four bands (the reasons are in the cleaning notebook)
 TUITION_BAND_OF = dict(zip(TUITION, ('none', 'low', 'low', 'medium', 'medium', 'high', 'high', 'high')))
 LOW_SCORE_PERCENTILE = 50  # "low score": global score at or below the period's median (the seed's definition)
+
+# %% ../nbs/01_schema.ipynb #42781c1b
+def _group(group, *nucleos): return dict.fromkeys(nucleos, group)
+
+REFERENCE_GROUP_OF_NUCLEO = {
+    **_group('CIENCIAS AGROPECUARIAS', 'AGRONOMÍA', 'MEDICINA VETERINARIA', 'ZOOTECNIA',
+             'INGENIERÍA AGRONÓMICA, PECUARIA Y AFINES'),
+    **_group('BELLAS ARTES Y DISEÑO', 'ARTES PLÁSTICAS, VISUALES Y AFINES', 'ARTES REPRESENTATIVAS', 'DISEÑO', 'MÚSICA',
+             'OTROS PROGRAMAS ASOCIADOS A BELLAS ARTES'),
+    **_group('COMUNICACIÓN, PERIODISMO Y PUBLICIDAD', 'COMUNICACIÓN SOCIAL, PERIODISMO Y AFINES', 'PUBLICIDAD Y AFINES'),
+    **_group('EDUCACIÓN', 'EDUCACIÓN'),
+    **_group('ENFERMERÍA', 'ENFERMERÍA'),
+    **_group('MEDICINA', 'MEDICINA'),
+    **_group('SALUD', 'BACTERIOLOGÍA', 'INSTRUMENTACIÓN QUIRÚRGICA', 'NUTRICIÓN Y DIETÉTICA', 'ODONTOLOGÍA',
+             'OPTOMETRÍA, OTROS PROGRAMAS DE CIENCIAS DE LA SALUD', 'SALUD PÚBLICA', 'TERAPIAS'),
+    **_group('CIENCIAS SOCIALES', 'ANTROPOLOGÍA, ARTES LIBERALES', 'BIBLIOTECOLOGÍA, OTROS DE CIENCIAS SOCIALES Y HUMANAS',
+             'CIENCIA POLÍTICA, RELACIONES INTERNACIONALES', 'GEOGRAFÍA, HISTORIA', 'SOCIOLOGÍA, TRABAJO SOCIAL Y AFINES'),
+    **_group('HUMANIDADES', 'FILOSOFÍA, TEOLOGÍA Y AFINES', 'LENGUAS MODERNAS, LITERATURA, LINGÜÍSTICA Y AFINES'),
+    **_group('DERECHO', 'DERECHO Y AFINES'),
+    **_group('RECREACIÓN Y DEPORTES', 'DEPORTES, EDUCACIÓN FÍSICA Y RECREACIÓN'),
+    **_group('CIENCIAS MILITARES Y NAVALES', 'FORMACIÓN RELACIONADA CON EL CAMPO MILITAR O POLICIAL'),
+    **_group('PSICOLOGÍA', 'PSICOLOGÍA'),
+    **_group('ADMINISTRACIÓN Y AFINES', 'ADMINISTRACIÓN'),
+    **_group('CONTADURÍA Y AFINES', 'CONTADURÍA PÚBLICA'),
+    **_group('ECONOMIA', 'ECONOMÍA'),
+    **_group('ARQUITECTURA Y URBANISMO', 'ARQUITECTURA'),
+    **_group('INGENIERÍA', 'INGENIERÍA ADMINISTRATIVA Y AFINES', 'INGENIERÍA AGRÍCOLA, FORESTAL Y AFINES',
+             'INGENIERÍA AGROINDUSTRIAL, ALIMENTOS Y AFINES', 'INGENIERÍA AMBIENTAL, SANITARIA Y AFINES',
+             'INGENIERÍA BIOMÉDICA Y AFINES', 'INGENIERÍA CIVIL Y AFINES', 'INGENIERÍA DE MINAS, METALURGIA Y AFINES',
+             'INGENIERÍA DE SISTEMAS, TELEMÁTICA Y AFINES', 'INGENIERÍA ELÉCTRICA Y AFINES',
+             'INGENIERÍA ELECTRÓNICA, TELECOMUNICACIONES Y AFINES', 'INGENIERÍA INDUSTRIAL Y AFINES',
+             'INGENIERÍA MECÁNICA Y AFINES', 'INGENIERÍA QUÍMICA Y AFINES', 'OTRAS INGENIERÍAS'),
+    **_group('CIENCIAS NATURALES Y EXACTAS', 'BIOLOGÍA, MICROBIOLOGÍA Y AFINES', 'FÍSICA',
+             'GEOLOGÍA, OTROS PROGRAMAS DE CIENCIAS NATURALES', 'MATEMÁTICAS, ESTADÍSTICA Y AFINES', 'QUÍMICA Y AFINES'),
+}
 
 # %% ../nbs/01_schema.ipynb #32222158
 SEPARATORS = (',', ';', '|')
@@ -237,6 +281,13 @@ def separator_of(header:str, # The first line of a file (the column names)
 
 # %% ../nbs/01_schema.ipynb #05572e6e
 DANE_CODE_WIDTH = {c.name: c.width for c in COLUMNS.values() if c.width}
+EXAM_PLACE_CODES = ('ESTU_COD_DEPTO_PRESENTACION', 'ESTU_COD_MCPIO_PRESENTACION')
+
+def exam_abroad(name:str, # A column of the schema
+                text:str, # A code as written, spaces trimmed
+               )->bool: # True for an exam place's code of department 00 (0000, 00009): the exam was taken abroad
+    "Whether a code of the exam place says the exam was taken abroad"
+    return name in EXAM_PLACE_CODES and text.isascii() and text.isdigit() and len(text) >= 3 and text.startswith('00')
 
 # %% ../nbs/01_schema.ipynb #376631d2
 def _spellings(name):
@@ -254,16 +305,56 @@ def label_of(name:str, # A category or ordinal column of the schema
     spellings = SPELLINGS[name]
     return spellings.get(text) or spellings.get(text.casefold(), (None, ()))
 
-# %% ../nbs/01_schema.ipynb #2e2dc8f0
-BIRTH_DATE_FORMAT = '%d/%m/%Y'  # as the files write ESTU_FECHANACIMIENTO (and the synthetic cohorts too)
-BIRTH_DATE = re.compile(r'(\d{1,2})/(\d{1,2})/(\d{4})(?:\s.*)?')  # DD/MM/YYYY, maybe a time after it
+# %% ../nbs/01_schema.ipynb #b47ac254
+SPREADSHEET_ERRORS = frozenset({
+    '#N/A', '#VALUE!', '#REF!', '#DIV/0!', '#NAME?', '#NULL!', '#NUM!', '#SPILL!', '#CALC!', '#GETTING_DATA',
+    '#N/D', '#¡VALOR!', '#VALOR!', '#¡REF!', '#¡DIV/0!', '#¿NOMBRE?', '#NOMBRE?', '#¡NULO!', '#NULO!', '#¡NUM!',
+    '#¡DESBORDAMIENTO!', '#¡CALC!', 'ERR:502', 'ERR:504', 'ERR:508', 'ERR:522'})
 
-def birth_date(text:str)->date|None: # None when it is not a real date in DD/MM/YYYY
-    "The date of a birth date as the files write it"
-    match = BIRTH_DATE.fullmatch(text.strip())
-    if not match or not 1700 <= int(match[3]) <= 2200: return None
-    try: return date(int(match[3]), int(match[2]), int(match[1]))
+def spreadsheet_error(text:str)->bool: # True when `text` (trimmed) is a spreadsheet's error token
+    "Whether a value is a spreadsheet formula's error rather than data"
+    return text.upper() in SPREADSHEET_ERRORS
+
+# %% ../nbs/01_schema.ipynb #2e2dc8f0
+BIRTH_DATE_FORMAT = '%d/%m/%Y'  # the dictionary's form of ESTU_FECHANACIMIENTO, which the synthetic cohorts write
+BIRTH_DATE_FORMATS = ('DD/MM/YYYY', 'MM/DD/YYYY', 'YYYY Mon DD')  # the forms real files have used (a time may follow)
+BIRTH_DATE = re.compile(r'(\d{1,2})/(\d{1,2})/(\d{4})(?:\s.*)?')  # DD/MM/YYYY or MM/DD/YYYY, maybe a time after it
+TEXTUAL_BIRTH_DATE = re.compile(r'(\d{4}) ([A-Za-z]{3})\w*\.? (\d{1,2})(?:\s.*)?')  # 1997 Mar 22 12:00:00 AM
+MONTHS = {m: i for i, m in enumerate('jan feb mar apr may jun jul aug sep oct nov dec'.split(), 1)} | {
+    'ene': 1, 'abr': 4, 'ago': 8, 'dic': 12}  # the Spanish abbreviations that differ from the English ones
+BIRTH_DATE_PLACEHOLDER = date(1900, 1, 1)  # written where the birth date is unknown
+
+def birth_date(text:str, # A birth date as a file writes it
+               order:str|None=None, # 'DD/MM/YYYY' or 'MM/DD/YYYY' for slashed dates; None: settled by the value itself
+              )->date|None: # None when it is not a real date in that form
+    "The date of a birth date in any of BIRTH_DATE_FORMATS"
+    text = text.strip()
+    if match := BIRTH_DATE.fullmatch(text):
+        first, second, year = int(match[1]), int(match[2]), int(match[3])
+        order = order or birth_date_order([text])[0]
+        day, month = (first, second) if order == 'DD/MM/YYYY' else (second, first)
+    elif match := TEXTUAL_BIRTH_DATE.fullmatch(text):
+        year, month, day = int(match[1]), MONTHS.get(match[2].lower()), int(match[3])
+    else: return None
+    if month is None or not 1700 <= year <= 2200: return None
+    try: return date(year, month, day)
     except ValueError: return None
+
+# %% ../nbs/01_schema.ipynb #bcba1a21
+def birth_date_order(texts, # Birth dates of one file (its distinct values are enough)
+                    )->tuple[str, str]: # ('DD/MM/YYYY' or 'MM/DD/YYYY', why: for the ingest's report)
+    "The order of day and month in a file's slashed birth dates, settled by its values"
+    texts = [t.strip() for t in texts]
+    fields = [(int(m[1]), int(m[2])) for t in texts if (m := BIRTH_DATE.fullmatch(t))]
+    if not fields and any(TEXTUAL_BIRTH_DATE.fullmatch(t) for t in texts): return 'DD/MM/YYYY', 'YYYY Mon DD: the month by name'
+    day_first, month_first = sum(a > 12 for a, _ in fields), sum(b > 12 for _, b in fields)
+    if day_first and month_first:
+        order = 'DD/MM/YYYY' if day_first >= month_first else 'MM/DD/YYYY'
+        return order, (f'{order}: the most values say so ({max(day_first, month_first):,} against '
+                       f'{min(day_first, month_first):,}, which are missing)')
+    if month_first: return 'MM/DD/YYYY', 'MM/DD/YYYY: a second field over 12'
+    if day_first: return 'DD/MM/YYYY', 'DD/MM/YYYY: a first field over 12'
+    return 'DD/MM/YYYY', ("DD/MM/YYYY, the dictionary's: ambiguous, no day over 12" if fields else 'DD/MM/YYYY')
 
 # %% ../nbs/01_schema.ipynb #de8dfb0a
 AGE_BOUNDS = (14, 80)  # youngest and oldest plausible examinee; anything else is a typing error

@@ -14,7 +14,9 @@ from estudiapp_core.schema import AGE_BOUNDS, COLUMNS, DERIVED
 DATA = Path(__file__).resolve().parents[1].parent/'shared'/'data'  # real ICFES samples (read-only, absent on a fresh clone)
 SAMPLE = DATA/'saberpro_2018_2021_polijic_raw.csv'
 ATLANTICO = DATA/'saberpro_2023_atlantico_rc.csv'
+SUCRE = DATA/'saberpro_2019_sucre_full_layout.csv'  # the full 105-column layout, double-encoded, with spreadsheet damage
 needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason='real sample ../shared/data absent')
+needs_sucre = pytest.mark.skipif(not SUCRE.exists(), reason='real sample ../shared/data absent')
 needs_atlantico = pytest.mark.skipif(not ATLANTICO.exists(), reason='real sample ../shared/data absent')
 
 
@@ -56,7 +58,7 @@ def test_real_sample_facts(polijic):
     assert (polijic.table.ESTU_ESTADOINVESTIGACION == 'PUBLICAR').all()
     assert polijic.table.ESTU_CONSECUTIVO.is_unique
     assert 'ESTU_TIPODOCUMENTO' in r.files[0]['extra_columns']
-    assert list(polijic.table.columns[-6:]) == [c for c in DERIVED if c != 'CONTEXT_RATE']
+    assert list(polijic.table.columns[1 - len(DERIVED):]) == [c for c in DERIVED if c != 'CONTEXT_RATE']
 
 
 @needs_sample
@@ -126,6 +128,91 @@ def test_cli_summary(tmp_path, capsys):
     table = pd.read_parquet(out)
     assert table.CONTEXT_RATE.notna().mean() > 0.9
     assert table.INST_BUCKET.astype(str).eq('2209').all()
+
+
+# --- the full national layout ---------------------------------------------------------------------------------------
+
+@needs_sucre
+def test_full_layout_ingests_with_its_repairs(tmp_path, capsys):
+    out = tmp_path/'clean.parquet'
+    assert main(['ingest', str(SUCRE), '--out', str(out)]) == 0
+    printed = capsys.readouterr().out
+    for fact in ['3,023 rows read from 1 file: 3,018 kept, 5 rejected', 'text double-encoded (UTF-8 read as Windows-1252)',
+                 'birth dates: YYYY Mon DD', 'MOD_INGLES_DESEM: spreadsheet error to missing', 'FAMI_CUANTOSCOMPARTEBAÑO',
+                 'ESTU_INSE_INDIVIDUAL: decimal point restored (thousands separators)      2,924']:
+        assert fact in printed, fact
+    t = pd.read_parquet(out)
+    raw = pd.read_csv(SUCRE, sep=';', dtype=str, keep_default_na=False, encoding='utf-8-sig')
+    published = raw[raw.ESTU_ESTADOINVESTIGACION == 'PUBLICAR']
+    assert t.ESTU_CONSECUTIVO.tolist() == published.ESTU_CONSECUTIVO.tolist()
+    assert (t.PUNT_GLOBAL.to_numpy() == published.PUNT_GLOBAL.astype(float).to_numpy()).all()
+    assert t.AGE.notna().mean() >= 0.99
+    assert t.ESTU_INSE_INDIVIDUAL.between(1, 100).mean() >= 0.95
+    grouped = (published.ESTU_INSE_INDIVIDUAL == '406.650.360.487.561').to_numpy()
+    assert grouped.sum() >= 1 and (t.ESTU_INSE_INDIVIDUAL[grouped] == 40.6650360487561).all()
+    assert t.ESTU_DEPTO_RESIDE.isin(['BOGOTÁ']).sum() == (raw.ESTU_COD_RESIDE_DEPTO[raw.ESTU_ESTADOINVESTIGACION == 'PUBLICAR'] == '11').sum() > 0
+    assert set(t.ESTU_COD_DEPTO_PRESENTACION.dropna().str.len()) == {2} and '08' in set(t.ESTU_COD_DEPTO_PRESENTACION)
+    assert t.GRUPOREFERENCIA.notna().all() and t.GRUPOREFERENCIA.value_counts().index[0] == 'ADMINISTRACIÓN Y AFINES'
+
+
+@needs_sample
+def test_exam_abroad_is_missing_and_counted(polijic):
+    assert polijic.report.repairs[('ESTU_COD_DEPTO_PRESENTACION', 'abroad (department 00) to missing')] == 2
+    assert polijic.report.repairs[('ESTU_COD_MCPIO_PRESENTACION', 'abroad (department 00) to missing')] == 2
+    assert set(polijic.table.ESTU_COD_DEPTO_PRESENTACION.dropna()) <= set(COLUMNS['ESTU_COD_DEPTO_PRESENTACION'].categories)
+
+
+@pytest.mark.parametrize('dates,order,read', [
+    (['03/14/1997 10:30', '01/02/1998 00:00'], 'MM/DD/YYYY: a second field over 12', ['1997-03-14', '1998-01-02']),
+    (['14/03/1997', '01/02/1998'], 'DD/MM/YYYY: a first field over 12', ['1997-03-14', '1998-02-01']),
+    (['03/04/1997', '01/02/1998'], "DD/MM/YYYY, the dictionary's: ambiguous, no day over 12", ['1997-04-03', '1998-02-01']),
+])
+def test_birth_date_order_is_found_per_file(tmp_path, raw_rows, dates, order, read):
+    rows = raw_rows.head(2).copy()
+    rows['ESTU_FECHANACIMIENTO'] = dates
+    ingested = ingest_files(write(rows, tmp_path/'dates.csv'))
+    assert ingested.report.files[0]['date_format'] == order
+    assert ingested.table.ESTU_FECHANACIMIENTO.dt.strftime('%Y-%m-%d').tolist() == read
+
+
+def test_unknown_labels_rare_are_missing_common_are_rejected(tmp_path, capsys, raw_rows):
+    rows = pd.concat([raw_rows.head(100)] * 3, ignore_index=True)
+    rows['ESTU_CONSECUTIVO'] = [f'EK{i:09}' for i in range(len(rows))]
+    rows.loc[[7, 250], 'ESTU_METODO_PRGM'] = 'HIBRIDA'  # 2 of 300 rows: 0.67 %, over the threshold
+    assert main(['ingest', str(write(rows, tmp_path/'common.csv')), '--out', str(tmp_path/'x.parquet')]) == 2
+    assert "line 9, column ESTU_METODO_PRGM: 'HIBRIDA' is not a known category" in capsys.readouterr().err
+    rows = pd.concat([rows] * 2, ignore_index=True)
+    rows['ESTU_CONSECUTIVO'] = [f'EK{i:09}' for i in range(len(rows))]
+    rows.loc[250, 'ESTU_METODO_PRGM'] = 'PRESENCIAL'  # 3 of 600 rows: 0.5 %, still rejected
+    path = write(rows, tmp_path/'rare.csv')
+    with pytest.raises(BadInput): ingest_files(path)
+    rows.loc[307, 'ESTU_METODO_PRGM'] = 'PRESENCIAL'  # 2 of 600: under 0.5 %, missing and listed
+    path = write(rows, tmp_path/'rare.csv')
+    ingested = ingest_files(path)
+    assert ingested.report.unknown == [dict(column='ESTU_METODO_PRGM', label='HIBRIDA', rows=2, lines=['rare.csv: 9', 'rare.csv: 552'])]
+    assert ingested.table.ESTU_METODO_PRGM.isna().sum() == raw_rows.head(100).ESTU_METODO_PRGM.eq('').sum() * 6 + 2
+    assert main(['ingest', str(path), '--out', str(tmp_path/'x.parquet')]) == 0
+    assert "unknown labels made missing" in capsys.readouterr().out
+    assert main(['ingest', str(path), '--strict', '--out', str(tmp_path/'x.parquet')]) == 2
+
+
+def _double_encode(text):
+    "UTF-8 read as Windows-1252, the five bytes it leaves undefined kept as C1 controls: what the Sucre file went through"
+    return ''.join(bytes([b]).decode('cp1252') if 0x80 <= b <= 0x9f and b not in (0x81, 0x8d, 0x8f, 0x90, 0x9d) else chr(b)
+                   for b in text.encode('utf-8'))
+
+
+def test_spreadsheet_errors_and_double_encoding_in_a_frame(raw_rows):
+    rows = raw_rows.head(40).copy()
+    rows.loc[3, 'MOD_INGLES_DESEM'] = '#N/A'
+    rows.loc[4, 'INST_NOMBRE_INSTITUCION'] = '#¡REF!'
+    garbled = rows.map(_double_encode)
+    r = ingest_frame(garbled).report
+    assert r.repairs[('MOD_INGLES_DESEM', 'spreadsheet error to missing')] == 1
+    assert r.repairs[('INST_NOMBRE_INSTITUCION', 'spreadsheet error to missing')] == 1
+    assert ingest_frame(rows).report.files[0]['double_encoded'] == 0
+    assert r.files[0]['double_encoded'] == sum((rows[c] != garbled[c]).sum() for c in rows.columns if c in COLUMNS) > 40
+    assert_frame_equal(ingest_frame(garbled).table, ingest_frame(rows).table)
 
 
 # --- repairs: counted, not rejected -------------------------------------------------------------------------------
