@@ -10,7 +10,6 @@ __all__ = ['DPI', 'SCORE_LABELS', 'SCORES', 'PARENT_COLUMNS', 'CAPTIONS', 'score
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from matplotlib import cm
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 from .core import atomic_output
@@ -44,21 +43,20 @@ def _periods(clean:pd.DataFrame, min_students:int)->tuple[list, list]:
 def score_distributions(clean:pd.DataFrame, # A clean table
                         min_students:int=30, # Periods with fewer students are left out
                         bins:int=40)->Figure: # Histogram bins over each score's range
-    "Density of the global score and of each module score, one curve per exam period"
+    "Density of the global score and of each module score, one curve per exam period (seaborn's `histplot`)"
+    import seaborn as sns
     kept, dropped = _periods(clean, min_students)
     scores = [s for s in SCORES if s in clean.columns]
     fig, axes = _figure(12, 6.5, nrows=2, ncols=3)
     fig.subplots_adjust(hspace=0.4, wspace=0.2, top=0.9)
-    data = clean[clean['PERIODO'].isin(kept)]
-    colors = [cm.viridis(x) for x in np.linspace(0.1, 0.85, len(kept))]
-    for ax, score in zip(axes.flat, scores):
+    data = clean[clean['PERIODO'].isin(kept)].assign(period=lambda t: t['PERIODO'].astype(int).astype(str))
+    for k, (ax, score) in enumerate(zip(axes.flat, scores)):
         values = data[score].dropna()
         edges = np.histogram_bin_edges(values, bins=bins) if len(values) else np.linspace(0, 300, bins + 1)
-        for period, color in zip(kept, colors):
-            density, _ = np.histogram(values[data.loc[values.index, 'PERIODO'] == period], bins=edges, density=True)
-            ax.stairs(density, edges, color=color, lw=1.3, label=str(period))
+        # each period's own density (common_norm=False): periods of different sizes compare by shape
+        sns.histplot(data, x=score, hue='period', hue_order=[str(p) for p in kept], bins=edges, stat='density',
+                     common_norm=False, element='step', fill=False, palette='viridis', lw=1.3, ax=ax, legend=k == 0)
         ax.set(title=_label(score), xlabel='score (0-300)', ylabel='')
-    axes.flat[0].legend(title='period', fontsize=8)
     for ax in axes.flat[len(scores):]: ax.set_visible(False)
     note = f'; periods with fewer than {min_students} students left out: {", ".join(map(str, dropped))}' if dropped else ''
     fig.suptitle(f'Score distributions by exam period ({len(data):,} students{note})')
@@ -152,17 +150,14 @@ def missingness(clean:pd.DataFrame, # A clean table
 
 # %% ../nbs/05_explore.ipynb #1de498a8
 def module_correlation(clean:pd.DataFrame)->Figure: # A clean table
-    "Heat map of the correlations between the module scores and the global score"
+    "Heat map of the correlations between the module scores and the global score (seaborn's `heatmap`)"
+    import seaborn as sns
     scores = [s for s in SCORES if s in clean.columns]
-    corr = clean[scores].corr().values
-    labels = [_label(s) for s in scores]
+    corr = clean[scores].corr().rename(index=_label, columns=_label)
     fig, ax = _figure(7, 5.5)
-    image = ax.imshow(corr, vmin=-1, vmax=1, cmap='RdBu_r')
-    for (i, j), r in np.ndenumerate(corr):
-        ax.text(j, i, f'{r:.2f}', ha='center', va='center', color='white' if abs(r) > 0.6 else 'black', fontsize=9)
-    ax.set_xticks(range(len(scores)), labels, rotation=35, ha='right')
-    ax.set_yticks(range(len(scores)), labels)
-    fig.colorbar(image, ax=ax, shrink=0.7, label='Pearson correlation')
+    sns.heatmap(corr, vmin=-1, vmax=1, cmap='RdBu_r', annot=True, fmt='.2f', square=True, ax=ax,
+                cbar_kws={'shrink': 0.7, 'label': 'Pearson correlation'})
+    ax.set_xticks(ax.get_xticks(), ax.get_xticklabels(), rotation=35, ha='right')
     ax.set_title(f'Correlation of the scores ({len(clean):,} students)')
     return fig
 

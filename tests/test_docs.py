@@ -125,14 +125,20 @@ def test_docs_processing_runs_doc_cells_and_only_the_imports_of_test_cells():
 
 IFRAME_WORKER_SHA256 = 'e8e412dbcfea9b7e31b5ffa288d7b6035915e714c542f4176a0cdbe262fc9609'  # npm iframe-worker 1.0.4
 
-def test_site_is_offline_with_squidfunks_worker_shim(tmp_path):
+@pytest.fixture(scope='module')
+def site(tmp_path_factory):
+    "The docs site built from the committed notebooks (once for the tests that read it)"
+    site = tmp_path_factory.mktemp('docs')/'site'
+    with build_docs.in_project(): assert build_docs.build_site(site) == 0
+    return site
+
+
+def test_site_is_offline_with_squidfunks_worker_shim(site):
     "The built site: every page loads the vendored iframe-worker shim (unchanged), no script or style from elsewhere"
     import hashlib
     shim = build_docs.ASSETS/'iframe-worker'/'shim.js'
     assert hashlib.sha256(shim.read_bytes()).hexdigest() == IFRAME_WORKER_SHA256, 'refresh the sha256 with the version'
     assert 'MIT' in (shim.parent/'LICENSE').read_text() and build_docs.IFRAME_WORKER_SHIM == 'assets/iframe-worker/shim.js'
-    site = tmp_path/'site'
-    with build_docs.in_project(): assert build_docs.build_site(site) == 0
     pages = sorted(p for p in site.glob('*.html') if p.name != '404.html')  # mkdocs' 404 page is for a server
     assert len(pages) >= 20
     for page in pages:
@@ -145,3 +151,16 @@ def test_site_is_offline_with_squidfunks_worker_shim(tmp_path):
     config = (site/'config.html').read_text(encoding='utf-8')
     assert 'id="passive_openmp"' in config and 'id="settings"' in config  # show_doc entries with nbdev's anchors
     assert list(site.glob('*_files/*.png'))  # figures
+
+
+# the analysis figures of issue 12 (§3): each page shows at least these many, each a PNG beside the page
+FIGURES = {'05_explore.ipynb': 10, '20_linear.ipynb': 3, '21_classifier.ipynb': 3, '30_explain.ipynb': 5}
+
+def test_analysis_figures_are_in_the_site(site):
+    "Exploration, linear, classifier and explanation pages show their figures (the notebooks' committed outputs)"
+    for nb, least in FIGURES.items():
+        with build_docs.in_project(): page = build_docs.page_name(ROOT/'nbs'/nb).replace('.md', '.html')
+        html = (site/page).read_text(encoding='utf-8')
+        images = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)
+        assert len(images) >= least, (page, len(images))
+        for src in images: assert (site/src).read_bytes()[:4] == b'\x89PNG', (page, src)

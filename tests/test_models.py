@@ -205,3 +205,44 @@ def test_random_split_of_a_single_period(cohort):
     assert set(several.test.PERIODO) == {20195} and 0.28 < len(several.test) / (cohort.PERIODO == 20195).sum() < 0.32
     assert temporal_split(cohort).kind == 'temporal' and 'next cohort' in temporal_split(cohort).description
     with pytest.raises(BadInput, match='unknown split'): split_data(cohort, 'by school')
+
+
+@given(st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1)), min_size=2, max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_best_f1_cut_beats_every_other_cut(rows):
+    from estudiapp_core.classifier import _flag_counts, best_f1_cut, threshold_table
+    y, p = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    if y.sum() == 0: return  # no low score: F1 is 0 at every cut
+    best = _flag_counts(y, p, best_f1_cut(y, p))['f1']
+    assert all(_flag_counts(y, p, c)['f1'] <= best + 1e-12 for c in np.unique(p))
+    table = threshold_table(y, p, cuts=(0.5,))
+    assert table.loc['best F1', 'f1'] == best and 0 <= table.loc['0.50', 'flagged_share'] <= 1
+
+
+def test_deciles_split_students_evenly_and_lift_averages_one():
+    from estudiapp_core.classifier import decile_table
+    rng = np.random.default_rng(3)
+    p = rng.random(1003)
+    high = (rng.random(1003) < p).astype(int)
+    table = decile_table(high, p, 100 + 100*p)
+    assert table.students.sum() == 1003 and table.students.max() - table.students.min() <= 1
+    assert np.isclose((table.lift*table.students).sum()/table.students.sum(), 1.0)
+    assert table.high_share.iloc[-1] > 0.8 > 0.2 > table.high_share.iloc[0]  # a calibrated ranking
+    assert table.mean_score.is_monotonic_increasing and (table.p_high_max.shift() <= table.p_high_min).iloc[1:].all()
+
+
+def test_shap_chunks_and_stored_explanation_add_up(fitted):
+    "Chunked contributions equal one call; the shap.Explanation of grouped values adds up to each student's margin"
+    import xgboost as xgb
+    from estudiapp_core.classifier import LowScoreClassifier
+    from estudiapp_core.explain import group_shap, shap_explanation, shap_values
+    split, pre, X = fitted
+    low = {k: low_score_label(getattr(split, k)).to_numpy() for k in ('train', 'valid')}
+    model = LowScoreClassifier(max_depth=2, n_estimators=60).fit(X['train'], low['train'], X['valid'], low['valid'])
+    rows = X['test'][:2500]
+    values = shap_values(model.booster_, rows, chunk_rows=700)
+    np.testing.assert_array_equal(values, shap_values(model.booster_, rows))
+    grouped, features = group_shap(values, feature_groups(pre))
+    explanation = shap_explanation(grouped, features, values[0, -1], split.test.iloc[:2500])
+    margin = model.booster_.predict(xgb.DMatrix(rows), output_margin=True)
+    np.testing.assert_allclose(explanation.values.sum(axis=1) + explanation.base_values, margin, atol=1e-4)
