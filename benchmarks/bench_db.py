@@ -79,7 +79,7 @@ def main():
     print(f'cohort: {len(clean):,} clean rows from synthesize + ingest_frame in {time.perf_counter() - start:.0f} s (not timed below)')
 
     with TemporaryPostgres() as pg:
-        postmaster = psutil.Process(pg._server.get_pid())
+        postmaster = psutil.Process(pg.pid)
         db.apply_schema(pg.url)
         with Timer(postmaster) as load: first = load_clean(pg.url, clean, refresh=False)
         print(f"load {first['written']:,} rows:        {load}   goal <= 60 s   ({first['written'] / load.wall:,.0f} rows/s)")
