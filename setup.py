@@ -39,7 +39,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
-    package_data = {cfg['lib_name']: ['data/*']},  # the municipal context and department boundaries read at run time
+    package_data = {cfg['lib_name']: ['data/*', 'sql/*.sql']},  # read at run time: municipal context, department boundaries, schema files
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements },
     dependency_links = cfg.get('dep_links','').split(),

@@ -9,6 +9,7 @@ __all__ = ['SCHEMA', 'ANSWER_TYPES', 'ANSWER_LABELS', 'split_statements', 'Schem
 
 # %% ../nbs/51_db.ipynb #9f8b69b0
 import io, re
+from importlib import resources
 from pathlib import Path
 
 import psycopg2
@@ -43,9 +44,8 @@ class SchemaError(BadInput):
     "A schema file failed: the message names the file, the statement and the line"
 
 def default_sql_dir()->Path:
-    "The repository's `sql/` folder, beside the package"
-    import estudiapp_core
-    return Path(estudiapp_core.__file__).resolve().parent.parent/'sql'
+    "The schema files shipped inside the package (`estudiapp_core/sql/`), wherever it is installed"
+    return Path(resources.files('estudiapp_core')/'sql')  # a plain folder: the package is installed unzipped (zip_safe=False)
 
 def sql_files(sql_dir:str|Path|None=None)->list[Path]: # Folder of numbered files; default `default_sql_dir()`
     "The numbered schema files (`000_schema.sql`, ...) in the order they apply"
@@ -272,7 +272,7 @@ def answer_types_sql()->str:
 def action_arguments(parser, # The parser of `estudiapp db init`
                      action:str='init'):
     "Options of `estudiapp db init`"
-    parser.add_argument('--sql-dir', type=Path, help='folder of numbered .sql files (default: the repository sql/)')
+    parser.add_argument('--sql-dir', type=Path, help='folder of numbered .sql files (default: the package\'s own, estudiapp_core/sql/)')
 
 def action_main(args)->int:
     "Run `estudiapp db init`"

@@ -132,12 +132,13 @@ def _copy(cur, name:str, table:'pa.Table', chunk_rows:int=100_000):
         buffer.seek(0)
         return buffer
     batches = table.to_batches(max_chunksize=chunk_rows)
-    with ThreadPoolExecutor(1) as writer:
+    with ThreadPoolExecutor(1) as writer, progress(total=table.num_rows, desc=f'COPY {name}', unit=' rows', unit_scale=True) as bar:
         chunks = [writer.submit(csv, batches[0])] if batches else []
-        for i in progress(range(len(batches)), desc=f'COPY {name}', unit='chunk'):
+        for i, batch in enumerate(batches):
             if i + 1 < len(batches): chunks.append(writer.submit(csv, batches[i + 1]))
             cur.copy_expert(statement, chunks[i].result())
             chunks[i] = None
+            bar.update(batch.num_rows)  # rows, not chunks: a million-row load moves in steps of chunk_rows
 
 _RESULT_STAGING = {name.lower(): f'{SCHEMA}.{ANSWER_TYPES[name]}' if name in ANSWER_TYPES else _KIND_SQL[kind]
                    for name, kind in LOADED_COLUMNS.items()}

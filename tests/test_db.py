@@ -1,5 +1,5 @@
 "Database integration tests: schema, loader, views and queries against a real embedded PostgreSQL (no mocks)"
-import json
+import json, subprocess, sys
 from contextlib import closing
 from pathlib import Path
 
@@ -8,7 +8,7 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from estudiapp_core import db, load, queries
+from estudiapp_core import db, load, pg, queries
 from estudiapp_core.bundle import risk_band
 from estudiapp_core.cli import main
 from estudiapp_core.core import BadInput
@@ -397,14 +397,29 @@ def test_answers_are_plain_json_and_every_query_answers(shared):
 
 
 def test_queries_accept_an_engine_or_an_open_connection(shared):
-    import sqlalchemy
-    engine = sqlalchemy.create_engine(shared.replace('postgresql://', 'postgresql+psycopg2://', 1))
+    engine = pg.engine(shared)
     assert queries.departments(engine, period=20195) == queries.departments(shared, period=20195)
     conn = psycopg2.connect(shared)
     try:
         assert queries.score_trend(conn) == queries.score_trend(shared)
         assert conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE  # left as it was found
     finally: conn.close()
+
+
+def test_pandas_reads_every_view_through_the_engine(shared, monkeypatch):
+    monkeypatch.setenv('DATABASE_URL', shared)  # the configured database: no URL given
+    for view in ('department_scores', 'institution_scores', 'risk_by_area', 'score_trend', 'social_factors'):
+        frame = pd.read_sql(f'SELECT * FROM estudiapp.{view}', pg.engine())
+        assert len(frame) > 0, view
+    trend = pd.read_sql("SELECT period, mean_score FROM estudiapp.score_trend WHERE area_code = 'CO' ORDER BY period", pg.engine())
+    assert trend.to_dict('records') == [{k: r[k] for k in ('period', 'mean_score')} for r in queries.score_trend(shared)]
+
+
+def test_the_connection_module_imports_sqlalchemy_only_for_an_engine():
+    # the Lambda bundle ships pg (for the statistics routes) without SQLAlchemy
+    code = ("import sys, estudiapp_core.pg as pg, estudiapp_core.queries; assert 'sqlalchemy' not in sys.modules; "
+            "pg.engine('postgresql://dash@db.example.org/estudiapp'); assert 'sqlalchemy' in sys.modules")
+    subprocess.run([sys.executable, '-c', code], check=True)
 
 
 def test_a_database_without_the_schema_says_what_to_run(pg_database):

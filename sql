@@ -1,0 +1,1 @@
+estudiapp_core/sql
