@@ -48,7 +48,7 @@ bench: install ## benchmarks: prints figures, asserts nothing
 lambda-bundle: install ## Lambda zip build/lambda-bundle.zip from lambda/requirements.txt (built with a local Python 3.12, the runtime's)
 	$(BIN)/python tools/build_lambda_bundle.py
 
-fuzz: install ## schemathesis against `estudiapp serve`: at least 500 requests, no 5xx, answers match the OpenAPI
+fuzz: install ## schemathesis against `estudiapp serve`: at least 5,000 requests, no 5xx, answers match the OpenAPI
 	$(BIN)/python tools/fuzz_api.py
 
 # JupyterLab on .venv; kernel, server config and hooks live in the project (.venv, .git), none in ~/.jupyter

@@ -32,6 +32,8 @@ class Settings:
     DATABASE_URL:str = setting('', "PostgreSQL URL; empty starts an embedded PostgreSQL in `PGDATA_DIR`")
     PGDATA_DIR:str = setting('.estudiapp/pgdata', "data directory of the embedded PostgreSQL")
     AWS_ENDPOINT_URL_S3:str = setting('', "S3 endpoint override (a local S3 server in tests); empty means AWS")
+    CORS_ORIGINS:str = setting('', "comma-separated origins (`https://dash.example.org`) a browser may call every API route from; "
+                               "empty lets any origin read the GET statistics routes only")
     LOG_LEVEL:str = setting('INFO', "logging level of the CLI and the Lambda handlers")
     ESTUDIAPP_PROGRESS:str = setting('1', "`0` hides the progress bars, which otherwise show whenever stderr is a terminal")
     OMP_WAIT_POLICY:str = setting('PASSIVE', "what idle OpenMP threads of scikit-learn and XGBoost do; `passive_openmp` sets it "

@@ -149,9 +149,37 @@ BAD = [  # (method, path, body bytes or JSON, content type, status, fields named
     ('get', '/v1/stats/institutions?min_students=1', None, None, 422, ['min_students']),
     ('get', '/v1/stats/social-factors?factor=religion', None, None, 422, ['factor']),
     ('get', '/v1/stats/risk?by=institution&department=11', None, None, 422, ['department']),
+    # issue 11: no input gives a 5xx. NUL once reached PostgreSQL, which refuses it in text: a 500
+    ('get', '/v1/stats/departments?period=20661&department=%00%C3%97%3C', None, None, 422, ['department']),
+    ('get', '/v1/stats/trend?department=bog%0Aota', None, None, 422, ['department']),
+    ('get', '/v1/stats/summary?department=%FF%FE', None, None, 422, ['department']),  # not UTF-8
+    ('get', '/v1/stats/homicides?%FF=1', None, None, 422, ['query']),
+    ('get', '/v1/model?x=%00', None, None, 422, ['x']),
+    ('get', '/v1/stats/departments?period=NaN', None, None, 422, ['period']),
+    ('get', '/v1/stats/institutions?limit=1e400', None, None, 422, ['limit']),
+    ('get', '/v1/stats/risk?limit=' + '9' * 5000, None, None, 422, ['limit']),
+    ('post', '/v1/predict', {'INST_NOMBRE_INSTITUCION': 'UNIVERSIDAD\x00'}, None, 422, ['INST_NOMBRE_INSTITUCION']),
+    ('post', '/v1/predict', [{}, {'ESTU_PRGM_ACADEMICO': 'DERECHO\x85'}], None, 422, ['[1].ESTU_PRGM_ACADEMICO']),
+    ('post', '/v1/predict', {'PERIODO\x00': '20195'}, None, 422, ['body']),
+    ('post', '/v1/predict', b'{"MOD_INGLES_PUNT": NaN}', 'application/json', 422, ['MOD_INGLES_PUNT']),
+    ('post', '/v1/predict', b'{"MOD_INGLES_PUNT": Infinity}', 'application/json', 422, ['MOD_INGLES_PUNT']),
+    ('post', '/v1/predict', b'{"MOD_INGLES_PUNT": 1e400}', 'application/json', 422, ['MOD_INGLES_PUNT']),
+    ('post', '/v1/predict', b'{"PERIODO": 1' + b'0' * 5000 + b'}', 'application/json', 400, []),  # past int's digit limit
+    ('post', '/v1/predict', b'[' * 100_000 + b']' * 100_000, 'application/json', 400, []),  # past the parser's depth
+    ('post', '/v1/predict', b'{"a":' * 5000 + b'1' + b'}' * 5000, 'application/json', 400, []),
+    ('post', '/v1/predict', b'{"INST_NOMBRE_INSTITUCION": "\xff"}', 'application/json', 400, []),  # not UTF-8
+    ('post', '/v1/predict', b' ' * 6_000_001, 'application/json', 413, []),
+    ('post', '/v1/predict', b'PERIODO=20195', 'application/x-www-form-urlencoded', 422, ['body']),
+    ('post', '/v1/predict', b'{"PERIODO": "20195"}', 'application/xml', 422, ['body']),
+    ('post', '/predictLinear', b'department=%00', 'text/plain', 422, ['department']),
+    ('post', '/predictXgboost', b'filename=%FF', 'text/plain', 422, ['filename']),
+    ('post', '/predictLinear', b'{"department": NaN}', 'application/json', 422, ['department']),
+    ('post', '/predictLinear', b'{"department": {"a": [1]}}', 'application/json', 422, ['department']),
+    ('post', '/getFeatures', b'{"department": "BOGOTA\\u0000"}', 'application/json', 422, ['department']),
+    ('post', '/getFeatures', b'x' * 6_000_001, 'text/plain', 413, []),
 ]
 
-@pytest.mark.parametrize('method, path, body, content_type, status, fields', BAD, ids=[f'{b[1]}-{b[4]}-{i}' for i, b in enumerate(BAD)])
+@pytest.mark.parametrize('method, path, body, content_type, status, fields', BAD, ids=[f'{b[1][:50]}-{b[4]}-{i}' for i, b in enumerate(BAD)])
 def test_bad_input_is_a_json_4xx_naming_the_field(client, method, path, body, content_type, status, fields):
     kwargs = {}
     if isinstance(body, bytes): kwargs = {'content': body, 'headers': {'content-type': content_type}}
@@ -172,8 +200,25 @@ def test_unavailable_artifacts_are_503(tmp_path, serving_store):
     (copy/'serving'/'bundle.json').write_text('{}')
     client = TestClient(create_app(Serving(open_store(copy))), raise_server_exceptions=False)
     r = client.post('/v1/predict', json=STUDENT)
-    assert r.status_code == 503 and 'serving/bundle.json' in r.json()['message']
-    assert client.get('/health').status_code == 503
+    assert r.status_code == 503 and r.json()['error'] == 'unavailable'
+    health = client.get('/health')
+    assert health.status_code == 503 and health.json()['problem'] == r.json()['message']
+
+
+def test_unavailable_answers_name_no_path_bucket_or_host(tmp_path, serving_store, caplog):
+    "A 503 says what is unavailable; where (a folder, a bucket, a database host) goes to the log only"
+    import shutil
+    copy = tmp_path/'artifacts-zz-private'
+    shutil.copytree(serving_store, copy)
+    (copy/'serving'/'bundle.json').write_text('{}')
+    database = 'postgresql://zz-user:zz-secret@127.0.0.1:1/zz-database?connect_timeout=1'  # nothing listens on port 1
+    client = TestClient(create_app(Serving(open_store(copy), settings=get_settings(DATABASE_URL=database))),
+                        raise_server_exceptions=False)
+    answers = [client.post('/v1/predict', json=STUDENT), client.get('/health'), client.get('/v1/stats/trend'),
+               client.post('/predictLinear', content=b'')]
+    assert [a.status_code for a in answers] == [503] * 4
+    for a in answers: assert 'zz-' not in a.text and 'bundle.json' not in a.text and 'SELECT' not in a.text, a.text
+    assert 'zz-private' in caplog.text and 'zz-user' in caplog.text  # the operator still learns where
 
 
 def test_internal_errors_are_generic_and_logged_without_values(serving_store, caplog):
@@ -193,6 +238,23 @@ def table(response)->dict:
     assert response.status_code == 200, response.text
     assert set(response.json()) == {'data'} and isinstance(response.json()['data'], str)
     return json.loads(response.json()['data'])
+
+
+def test_method_not_allowed_says_what_is(client):
+    r = client.delete('/v1/predict')
+    assert r.status_code == 405 and r.headers['allow'] == 'POST' and set(r.json()) == ERROR_KEYS
+
+
+def test_cors_is_open_on_statistics_only_unless_origins_are_named(serving_store):
+    page = {'origin': 'https://elsewhere.example', 'access-control-request-method': 'POST'}
+    open_app = TestClient(create_app(Serving(open_store(serving_store), settings=get_settings({}))))
+    assert open_app.get('/v1/stats/trend', headers=page).headers.get('access-control-allow-origin') == '*'
+    assert 'access-control-allow-origin' not in open_app.options('/v1/predict', headers=page).headers
+    named = get_settings(CORS_ORIGINS='https://dash.example.org, https://admin.example.org/')
+    closed = TestClient(create_app(Serving(open_store(serving_store), settings=named)))
+    assert 'access-control-allow-origin' not in closed.get('/v1/stats/trend', headers=page).headers
+    admin = {**page, 'origin': 'https://admin.example.org'}
+    assert closed.options('/v1/predict', headers=admin).headers['access-control-allow-origin'] == 'https://admin.example.org'
 
 
 def test_frame_json_writes_what_pandas_writes():

@@ -247,6 +247,15 @@ def test_template_lints_and_matches_the_bundle():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_template_keeps_the_password_out_of_the_url():
+    "A password with @ / : % would break a URL that CloudFormation cannot percent-encode: libpq reads it from PGPASSWORD"
+    text = (ROOT/'template.yaml').read_text()
+    url = next(l for l in text.splitlines() if "!Sub 'postgresql://" in l)
+    assert 'secretsmanager' not in url and ':{{' not in url and '${DatabaseUser}@${DatabaseHost}' in url
+    assert "PGPASSWORD: !If" in text and "{{resolve:secretsmanager:${DatabasePasswordSecretArn}:SecretString:password}}" in text
+    assert 'CORS_ORIGINS: !Ref CorsOrigins' in text
+
+
 # --- the original's three routes, byte for byte ---------------------------------------------------------------------
 
 LEGACY = [n for n in SAMPLES if n.startswith('legacy_')]
