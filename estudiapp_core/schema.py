@@ -10,9 +10,9 @@ __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'I
            'DERIVED_FEATURES', 'TUITION_BANDS', 'TUITION_BAND_OF', 'LOW_SCORE_PERCENTILE', 'REFERENCE_GROUP_OF_NUCLEO',
            'SEPARATORS', 'DANE_CODE_WIDTH', 'EXAM_PLACE_CODES', 'SPELLINGS', 'SPREADSHEET_ERRORS', 'BIRTH_DATE_FORMAT',
            'BIRTH_DATE_FORMATS', 'BIRTH_DATE', 'TEXTUAL_BIRTH_DATE', 'MONTHS', 'BIRTH_DATE_PLACEHOLDER', 'AGE_BOUNDS',
-           'SOCIAL_FACTORS', 'Column', 'columns_of', 'separator_of', 'exam_abroad', 'label_of', 'spreadsheet_error',
-           'birth_date', 'birth_date_order', 'age_on_new_year', 'plausible_age', 'fold', 'department_code',
-           'department_name']
+           'SOCIAL_FACTORS', 'DEPARTMENT_FACTORS', 'Column', 'columns_of', 'separator_of', 'exam_abroad', 'label_of',
+           'spreadsheet_error', 'birth_date', 'birth_date_order', 'age_on_new_year', 'plausible_age', 'fold',
+           'department_code', 'department_name']
 
 # %% ../nbs/01_schema.ipynb #265a7123
 import re, unicodedata
@@ -394,3 +394,6 @@ def department_name(value:str)->str|None: # The schema's name (as ESTU_DEPTO_RES
 SOCIAL_FACTORS = {'stratum': 'FAMI_ESTRATOVIVIENDA', 'parents_education': 'FAMI_EDUCACION_MAX',
                   'father_education': 'FAMI_EDUCACIONPADRE', 'mother_education': 'FAMI_EDUCACIONMADRE',
                   'internet': 'FAMI_TIENEINTERNET', 'hours_worked': 'ESTU_HORASSEMANATRABAJA'}
+# the answers the dashboard compares within each department (sql/910_legacy_views.sql computes them)
+DEPARTMENT_FACTORS = ('inse_band', 'socio_economic_level', 'program_method', 'reference_group', 'stratum', 'parents_education',
+                      'internet', 'hours_worked', 'area_of_residence')
