@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['BUNDLE_SPEC', 'BUNDLE_MODEL', 'MODEL_CARD', 'BUNDLE_FORMAT', 'RISK_BANDS', 'DERIVED_FROM', 'DERIVATION_INPUTS',
-           'FEATURE_WORDS', 'DERIVED_LABELS', 'DERIVED_NUMBERS', 'risk_band', 'apply_calibration', 'raw_value',
-           'derive', 'export_preprocessor', 'Scaled', 'OneHot', 'plans_of', 'Featurizer', 'feature_words',
-           'reason_text', 'ServingBundle', 'validate_student', 'bundle_spec', 'derivation_of_clean', 'model_card_bytes',
-           'bundle_files', 'load_bundle']
+           'MIN_KNOWN_WEIGHT', 'FEATURE_WORDS', 'DERIVED_LABELS', 'DERIVED_NUMBERS', 'risk_band', 'apply_calibration',
+           'raw_value', 'derive', 'export_preprocessor', 'Scaled', 'OneHot', 'plans_of', 'Featurizer', 'neutral_values',
+           'fields_for', 'TooLittleKnown', 'feature_words', 'reason_text', 'ServingBundle', 'validate_student',
+           'bundle_spec', 'derivation_of_clean', 'model_card_bytes', 'bundle_files', 'load_bundle']
 
 # %% ../nbs/45_bundle.ipynb #3adfe6db
 import json, math, re, sys
@@ -293,6 +293,60 @@ def _import_xgboost():
     import xgboost
     return xgboost
 
+# %% ../nbs/45_bundle.ipynb #f9724a9b
+MIN_KNOWN_WEIGHT = 0.5  # least share of the model's explanatory weight (mean |SHAP|) the known inputs must carry
+
+def neutral_values(columns:list[dict], # `export_preprocessor`'s output
+                   train)->dict: # the training rows (a clean DataFrame) the preprocessing was fitted on
+    "The value an unknown input takes: a number's median, a category's most common answer (blanks aside)"
+    neutral = {}
+    for c in columns:
+        given = train[c['name']].dropna()
+        if c['kind'] == 'numeric':
+            neutral[c['name']] = float(given.astype(float).median())
+            continue
+        counts = sorted(given.astype(str).value_counts().items(), key=lambda kv: (-kv[1], kv[0]))  # ties: by label
+        if c['kind'] == 'ordinal': counts = [(label, n) for label, n in counts if label in c['ranks']]
+        else:  # one-hot: the most common column wins, the rare labels that training grouped counted together
+            column = {}
+            for label, n in counts:
+                if label in c['positions']: column[c['positions'][label]] = column.get(c['positions'][label], 0) + n
+            largest = max(column.values())
+            counts = [(label, n) for label, n in counts if column.get(c['positions'].get(label)) == largest]
+        neutral[c['name']] = counts[0][0]
+    return neutral
+
+# %% ../nbs/45_bundle.ipynb #99543a8a
+@patch
+def omitted(self:Featurizer, student:dict, # raw fields as sent: a key left out is unknown, a key sent blank is a blank answer
+            derived:dict)->list[str]: # the student's derived inputs (`values`), None where they could not be computed
+    "The model inputs `student` leaves unknown: fields not sent, and derived inputs whose fields were not sent"
+    unknown = []
+    for c in self.columns:
+        name = c['name']
+        if name not in self.derived:
+            if name not in student: unknown.append(name)
+            continue
+        if derived[name] is not None: continue
+        fields = DERIVED_FROM[name]
+        sent_blank = any(f in student and raw_value(f, student[f]) is None for f in fields)
+        if not sent_blank and any(f not in student for f in fields[1:]): unknown.append(name)
+    return unknown
+
+def fields_for(name:str)->str:
+    "The fields a client sends to make a model input known: the input, or the raw fields it is derived from"
+    return f"{' and '.join(DERIVED_FROM[name][1:])}, or {name}" if name in DERIVED_FROM else name
+
+class TooLittleKnown(BadInput):
+    "Too little is known about a student to predict: the inputs known carry less than `MIN_KNOWN_WEIGHT` of the weight"
+    def __init__(self, student:int, # position of the student in the request
+                 known_weight:float, # the share of the explanatory weight the known inputs carry
+                 missing:list): # (unknown input, its share of the weight), largest first
+        self.student, self.known_weight, self.missing = student, known_weight, missing
+        shown = '; '.join(f'{fields_for(name)} ({share:.0%})' for name, share in missing[:5])
+        super().__init__(f"too little is known to predict: the fields sent carry {known_weight:.0%} of the model's "
+                         f"explanatory weight, at least {MIN_KNOWN_WEIGHT:.0%} is needed; most informative not sent: {shown}")
+
 # %% ../nbs/45_bundle.ipynb #5f00facd
 FEATURE_WORDS = {  # plain words for the derived inputs and where a schema description is not plain enough
     'AGE': 'age at the exam', 'FAMI_EDUCACION_MAX': "parents' highest education",
@@ -307,7 +361,7 @@ def feature_words(name:str)->str:
 
 def reason_text(name:str, value, contribution:float)->str:
     "One sentence for a reason: the feature, the student's value, and which way it moves the risk"
-    shown = 'not given' if value is None else (f'{value:g}' if isinstance(value, float) else str(value))
+    shown = 'left blank' if value is None else (f'{value:g}' if isinstance(value, float) else str(value))
     way = 'raises' if contribution > 0 else 'lowers'
     words = feature_words(name)
     return f'{words[:1].upper()}{words[1:]}: {shown}. This {way} the risk of a low score.'  # keeps INSE in capitals
@@ -343,6 +397,10 @@ class ServingBundle:
         self.interval, self.score_range = tuple(linear['interval']), tuple(linear['score_range'])
         self.calibration = spec['calibration']
         self.model_version = self.model_card.get('model_version') or spec.get('model_version', 'unknown')
+        self.neutral = spec.get('neutral') or {}  # the value an unknown input takes; none in older bundles
+        weights = spec.get('mean_abs_shap') or {}  # explanatory weight of each input (mean |SHAP|), from training
+        self.weights = {name: float(weights.get(name, 0.0)) for name in self.group_names}
+        self._total_weight = sum(self.weights.values())
 
     def featurize(self, student:dict)->np.ndarray: return self.featurizer.featurize(student)
     def featurize_batch(self, students:list[dict])->np.ndarray: return self.featurizer.featurize_batch(students)
@@ -376,14 +434,38 @@ def low_score_probability(self:ServingBundle, X:np.ndarray)->np.ndarray:
     raw = self.booster.inplace_predict(np.asarray(X, dtype=np.float32), validate_features=False)
     return apply_calibration(raw, self.calibration)
 
+# %% ../nbs/45_bundle.ipynb #34d19854
+@patch
+def known_weight(self:ServingBundle, unknown:list[str])->float|None: # None for a bundle without weights
+    "Share of the model's explanatory weight (mean |SHAP| by input, from training) the inputs not in `unknown` carry"
+    if not self._total_weight: return None
+    return max(0.0, 1 - sum(self.weights.get(name, 0.0) for name in unknown) / self._total_weight)
+
+@patch
+def fill_unknown(self:ServingBundle, students:list[dict], # raw fields as sent: a key left out is unknown
+                 values:dict)->tuple[list, list]: # model input -> one value per student (`value_columns`), changed in place
+    "Give each student's unknown inputs their neutral value: the inputs filled and the known weight, per student"
+    filled, known, derived = [], [], self.featurizer.derived
+    for i, student in enumerate(students):
+        unknown = [n for n in self.featurizer.omitted(student, {n: values[n][i] for n in derived}) if n in self.neutral]
+        share = self.known_weight(unknown)
+        if share is not None and share < MIN_KNOWN_WEIGHT:
+            missing = sorted(((n, self.weights[n] / self._total_weight) for n in unknown), key=lambda m: -m[1])
+            raise TooLittleKnown(i, share, missing)
+        for name in unknown: values[name][i] = self.neutral[name]
+        filled.append(unknown)
+        known.append(share)
+    return filled, known
+
 # %% ../nbs/45_bundle.ipynb #33e9a941
 @patch
 def _reasons(self:ServingBundle, values:dict, # model input -> one value per student
              i:int, # the student
              grouped:np.ndarray, # their grouped contributions
-             top_k:int)->list[dict]:
+             top_k:int, # reasons wanted
+             skip=())->list[dict]: # inputs never given as reasons (those filled in)
     "The `top_k` reasons of student `i` from the grouped contributions of their row"
-    order = np.argsort(-np.abs(grouped), kind='stable')[:top_k]
+    order = [j for j in np.argsort(-np.abs(grouped), kind='stable') if self.group_names[j] not in skip][:top_k]
     reasons = []
     for j in order:
         name, contribution = self.group_names[j], float(grouped[j])
@@ -403,20 +485,26 @@ def predict_arrays(self:ServingBundle, X:np.ndarray)->dict: # score, low, high, 
 
 @patch
 def predict(self:ServingBundle, students:list[dict], # raw ICFES fields by schema name; missing keys allowed
-            top_k:int=3)->list[dict]: # reasons per student
-    "Score, interval, P(low score), risk band and top-k reasons for each student"
+            top_k:int=3, # reasons per student
+            omitted:str='blank')->list[dict]: # a key left out is 'blank' (as in a file) or 'unknown' (the API: filled in)
+    "Score, interval, P(low score), risk band, top-k reasons, inputs filled in and known weight of each student"
     if isinstance(students, dict): students = [students]
-    featurizer = self.featurizer
-    if len(students) == 1:  # one request: plain Python is faster than building columns
-        one = featurizer.values(students[0])
-        X, values = np.zeros((1, featurizer.width)), {name: [value] for name, value in one.items()}
-        featurizer.fill(one, X[0])
-    else: X, values = featurizer.featurize_columns(featurizer.columns_of(students), len(students))
+    if omitted not in ('blank', 'unknown'): raise ValueError(f"omitted is 'blank' or 'unknown', not {omitted!r}")
+    featurizer, n = self.featurizer, len(students)
+    if n == 1:  # one request: plain Python is faster than building columns
+        values = {name: [value] for name, value in featurizer.values(students[0]).items()}
+    else: values = featurizer.value_columns(featurizer.columns_of(students), n)
+    if omitted == 'unknown' and self.neutral: filled, known = self.fill_unknown(students, values)
+    else: filled, known = [[]] * n, [self.known_weight([])] * n
+    X = np.zeros((n, featurizer.width))
+    if n == 1: featurizer.fill({name: column[0] for name, column in values.items()}, X[0])
+    else: featurizer.fill_columns(values, X)
     out = self.predict_arrays(X)
     return [{'predicted_score': float(out['score'][i]), 'score_interval': [float(out['low'][i]), float(out['high'][i])],
              'low_score_probability': float(out['probability'][i]), 'risk_band': risk_band(out['probability'][i]),
-             'reasons': self._reasons(values, i, out['grouped'][i], top_k) if top_k else [], 'model_version': self.model_version}
-            for i in range(len(X))]
+             'reasons': self._reasons(values, i, out['grouped'][i], top_k, filled[i]) if top_k else [],
+             'filled_in': list(filled[i]), 'known_weight': known[i], 'model_version': self.model_version}
+            for i in range(n)]
 
 # %% ../nbs/45_bundle.ipynb #a9bf04ec
 DERIVED_LABELS = {'FAMI_EDUCACION_MAX': PARENT_EDUCATION, 'TUITION_BAND': TUITION_BANDS, 'FOREIGN_NATIONAL': YES_NO}
@@ -480,9 +568,13 @@ def model_card_bytes(model_card:dict)->bytes:
     "The model card as stored: indented UTF-8 JSON"
     return json.dumps(model_card, ensure_ascii=False, indent=1, default=str).encode()
 
-def bundle_files(pre, linear, classifier, model_card:dict)->dict[str, bytes]: # key -> bytes
+def bundle_files(pre, linear, classifier, model_card:dict, # the fitted objects and the model card
+                 train=None, # the training rows: their neutral values let the API fill in what a client leaves out
+                 importance=None)->dict[str, bytes]: # mean |SHAP| by input ({name: value} or a Series): key -> bytes
     "The serving bundle's artifacts: spec, booster and model card"
     spec = bundle_spec(pre, linear, classifier, derivation_of_clean(), model_card.get('model_version', 'unknown'))
+    if train is not None: spec['neutral'] = neutral_values(spec['columns'], train)
+    if importance is not None: spec['mean_abs_shap'] = {str(name): float(v) for name, v in dict(importance).items()}
     return {BUNDLE_SPEC: json.dumps(spec, ensure_ascii=False).encode(),
             BUNDLE_MODEL: bytes(classifier.booster_.save_raw('ubj')), MODEL_CARD: model_card_bytes(model_card)}
 

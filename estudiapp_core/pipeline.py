@@ -292,7 +292,8 @@ def train(data:list|None=None, # raw ICFES files; None synthesizes a cohort
             files = {s.PKL_PRE: pickle.dumps(pre), s.PKL_LINEAR: pickle.dumps(linear), s.PKL_XGBOOST: pickle.dumps(classifier),
                      **shap_files(values, list(pre.get_feature_names_out()), s.SHAPLEY_VALUES),
                      s.TEST_DATASET_V4: dataset, s.TEST_DATASET_V3: dataset}
-            files.update(bundle_files(pre, linear, classifier, card))
+            # the API fills in fields a client leaves out with training's neutral values, and weighs what it knows by mean |SHAP|
+            files.update(bundle_files(pre, linear, classifier, card, train=parts.train, importance=importance))
     finally: stages.close()
     card['seconds'] = dict(stages.seconds)
     files[MODEL_CARD] = model_card_bytes(card)  # again, now with the time of the artifacts stage

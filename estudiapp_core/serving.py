@@ -10,7 +10,7 @@ __all__ = ['MAX_TEXT', 'EXAMPLE_STUDENT', 'Student', 'MAX_BATCH', 'PredictBody',
            'FieldProblem', 'ErrorBody', 'error_body', 'validation_error', 'Unavailable', 'artifact_problem',
            'FieldError', 'NotFound', 'printable', 'SeedBodyError', 'parse_seed_body', 'asked_department', 'Dataset',
            'pandas_float', 'frame_json', 'AnswerTooLarge', 'seed_answer', 'SeedAnswer', 'probability_bin',
-           'features_by_bin', 'Serving', 'InvalidStudent']
+           'features_by_bin', 'Serving', 'InvalidStudent', 'TooUnknown']
 
 # %% ../nbs/60_serving.ipynb #12fa6c21
 import csv, io, json, logging, math, threading, time
@@ -19,7 +19,7 @@ from urllib.parse import unquote_plus
 import numpy as np
 from fastcore.basics import patch
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
-from .bundle import DERIVED_LABELS, DERIVED_NUMBERS, feature_words
+from .bundle import DERIVED_LABELS, DERIVED_NUMBERS, TooLittleKnown, feature_words, fields_for
 from .config import Settings, get_settings
 from .core import BadInput
 from .schema import COLUMNS, REPAIRS, department_name, separator_of
@@ -61,7 +61,8 @@ EXAMPLE_STUDENT = {  # the example of the OpenAPI document and of these notebook
     'FAMI_ESTRATOVIVIENDA': 'Estrato 2', 'FAMI_EDUCACIONPADRE': 'Secundaria (Bachillerato) completa',
     'FAMI_EDUCACIONMADRE': 'Técnica o tecnológica completa', 'FAMI_TIENEINTERNET': 'Si', 'FAMI_TIENECOMPUTADOR': 'Si',
     'ESTU_HORASSEMANATRABAJA': 'Entre 11 y 20 horas', 'INST_ORIGEN': 'NO OFICIAL - CORPORACIÓN',
-    'INST_CARACTER_ACADEMICO': 'UNIVERSIDAD', 'ESTU_METODO_PRGM': 'PRESENCIAL'}
+    'INST_CARACTER_ACADEMICO': 'UNIVERSIDAD', 'ESTU_METODO_PRGM': 'PRESENCIAL',
+    'ESTU_INSE_INDIVIDUAL': '48.5'}  # as the files write it; the most informative field, so the example is never refused
 
 Student = create_model('Student', __config__=ConfigDict(extra='forbid', json_schema_extra={'examples': [EXAMPLE_STUDENT]}),
     __doc__='One student: raw ICFES fields by schema name, every one optional; unknown fields are rejected',
@@ -69,8 +70,8 @@ Student = create_model('Student', __config__=ConfigDict(extra='forbid', json_sch
     **{name: _derived_field(name) for name in (*DERIVED_NUMBERS, *DERIVED_LABELS)})
 
 def student_fields(student:BaseModel)->dict:
-    "The fields a client sent, as the dict of raw ICFES strings the bundle expects"
-    return student.model_dump(exclude_none=True)
+    "The fields a client sent, as the dict of raw ICFES strings the bundle expects: `null` and blanks as None, the rest left out"
+    return student.model_dump(exclude_unset=True)
 
 # %% ../nbs/60_serving.ipynb #ca83fc6f
 MAX_BATCH = 1000  # students per request: a 1,000-student answer is about 1 MB, well under Lambda's 6 MB
@@ -97,7 +98,13 @@ class Prediction(BaseModel):
     score_interval:list[float] = Field(min_length=2, max_length=2, description='[low, high] prediction interval of the global score')
     low_score_probability:float = Field(ge=0, le=1, description="probability of a global score at or below the period's median")
     risk_band:str = Field(description="risk band of that probability ('high' means at least 0.8)")
-    reasons:list[Reason] = Field(description='the top-k reasons, largest contribution first')
+    reasons:list[Reason] = Field(description='the top-k reasons, largest contribution first; never a field filled in')
+    filled_in:list[str] = Field(description='model inputs the client did not send (not even as null), filled with their '
+                                            'neutral value from training: the median of a number, the most common answer '
+                                            'of a category')
+    known_weight:float|None = Field(ge=0, le=1, description="share of the model's explanatory weight (mean |SHAP| per "
+                                    'input, measured at training) that the known inputs carry, blank answers included; '
+                                    'below 0.5 the request is refused; null for a model without these weights')
     model_version:str = Field(description='version of the model that answered')
 
 class Predictions(BaseModel):
@@ -410,6 +417,20 @@ class Serving:
 class InvalidStudent(FieldError):
     "A student the bundle refuses: HTTP 422 naming the field"
 
+class TooUnknown(FieldError):
+    "Too little is known about a student to predict (`bundle.TooLittleKnown`): HTTP 422 naming the fields not sent"
+    def __init__(self, e:TooLittleKnown, # the bundle's refusal
+                 batch:bool): # a list was sent: fields are '[i].FIELD'
+        where = f'[{e.student}].' if batch else ''
+        super().__init__(f'[{e.student}]' if batch else 'body', str(e))
+        self.problems = [{'field': where + name, 'message': f"not sent: {share:.0%} of the model's explanatory weight"
+                          + (f'; send {fields_for(name)}' if fields_for(name) != name else '')} for name, share in e.missing]
+
+    def body(self)->dict:
+        "The `ErrorBody`: the refusal in words, and each field not sent"
+        return error_body(422, 'invalid_input', f'{self.field}: {self.detail}' if self.field != 'body' else self.detail,
+                          self.problems)
+
 @patch
 def predict(self:Serving, students:list[dict], # Raw ICFES fields by schema name, one dict per student
              top_k:int=3, # Reasons per student
@@ -422,7 +443,8 @@ def predict(self:Serving, students:list[dict], # Raw ICFES fields by schema name
             message = str(e)
             field = next((k for k in sorted(student, key=len, reverse=True) if k in message), 'body')
             raise InvalidStudent(f'[{i}].{field}' if batch else field, message) from None
-    return bundle.predict(students, top_k=top_k)
+    try: return bundle.predict(students, top_k=top_k, omitted='unknown')
+    except TooLittleKnown as e: raise TooUnknown(e, batch) from None
 
 @patch
 def model_card(self:Serving)->dict:

@@ -47,24 +47,27 @@ def test_predict_one_matches_the_bundle(client, serving):
     r = client.post('/v1/predict', json=STUDENT)
     assert r.status_code == 200
     [answer] = r.json()['predictions']
-    student = {**STUDENT, 'ESTU_DEPTO_RESIDE': 'BOGOTÁ'}  # the API repairs BOGOTA as the ingest does
-    [direct] = serving.bundle.predict([student], top_k=3)
+    student = {**STUDENT, 'ESTU_DEPTO_RESIDE': 'BOGOTÁ', 'ESTU_INSE_INDIVIDUAL': 48.5}  # as the API reads them: BOGOTA repaired, INSE a number
+    [direct] = serving.bundle.predict([student], top_k=3, omitted='unknown')  # a field left out is unknown, not blank
     assert same(answer, json.loads(json.dumps(direct)))
     assert len(answer['reasons']) == 3 and answer['score_interval'][0] <= answer['predicted_score'] <= answer['score_interval'][1]
     assert answer['risk_band'] == ('high' if answer['low_score_probability'] >= 0.8 else answer['risk_band'])
 
 
 def test_predict_batch_keeps_order_and_top_k(client):
-    students = [STUDENT, {'FAMI_ESTRATOVIVIENDA': 'Estrato 1'}, {}]
+    students = [STUDENT, FEW, {**FEW, 'ESTU_GENERO': None}]
     r = client.post('/v1/predict?top_k=1', json=students)
     assert r.status_code == 200
     answers = r.json()['predictions']
     assert len(answers) == 3 and all(len(a['reasons']) == 1 for a in answers)
     singles = [client.post('/v1/predict?top_k=1', json=s).json()['predictions'][0] for s in students]
     assert same(answers, singles)  # up to rounding: a batch's matrix product may round the last digit differently
-    assert client.post('/v1/predict?top_k=0', json={}).json()['predictions'][0]['reasons'] == []
+    assert client.post('/v1/predict?top_k=0', json=FEW).json()['predictions'][0]['reasons'] == []
 
 
+FEW = {'FAMI_ESTRATOVIVIENDA': 'Estrato 1', 'ESTU_INSE_INDIVIDUAL': 35.2, 'ESTU_HORASSEMANATRABAJA': 'Más de 30 horas',
+       'FAMI_EDUCACIONPADRE': 'Primaria incompleta', 'INST_CARACTER_ACADEMICO': 'TÉCNICA PROFESIONAL',
+       'ESTU_METODO_PRGM': 'DISTANCIA', 'ESTU_DEPTO_RESIDE': 'CHOCO', 'ESTU_FECHANACIMIENTO': '02/08/1994', 'PERIODO': '20195'}
 FULL_STUDENT = {**STUDENT, 'ESTU_INSE_INDIVIDUAL': 31.5, 'ESTU_NSE_INDIVIDUAL': 'NSE1', 'ESTU_AREARESIDE': 'Area Rural',
                 'ESTU_SEMESTRECURSA': 9, 'ESTU_DEDICACIONLECTURADIARIA': 'No leo por entretenimiento',
                 'ESTU_DEDICACIONINTERNET': 'Más de 3 horas', 'FAMI_NUMLIBROS': '0 A 10 LIBROS', 'GRUPOREFERENCIA': 'EDUCACIÓN',
@@ -79,7 +82,7 @@ def test_predict_accepts_the_full_layouts_fields(client, full_layout_model, serv
     assert r.status_code == 200
     answers = r.json()['predictions']
     sent = {**FULL_STUDENT, 'ESTU_DEPTO_RESIDE': 'BOGOTÁ', 'ESTU_NSE_INDIVIDUAL': '1', 'ESTU_SEMESTRECURSA': '9', 'INST_COD_INSTITUCION': '1101'}
-    assert same(answers, json.loads(json.dumps(full_layout_model.bundle.predict([sent, {**STUDENT, 'ESTU_DEPTO_RESIDE': 'BOGOTÁ'}], top_k=10))))
+    assert same(answers, json.loads(json.dumps(full_layout_model.bundle.predict([sent, {**STUDENT, 'ESTU_DEPTO_RESIDE': 'BOGOTÁ', 'ESTU_INSE_INDIVIDUAL': 48.5}], top_k=10))))
     assert 'ESTU_INSE_INDIVIDUAL' in [reason['feature'] for reason in answers[0]['reasons']]
     assert answers[0]['low_score_probability'] > answers[1]['low_score_probability']  # a poorer, rural, reading-less profile
     fields = openapi_document()['components']['schemas']['Student']['properties']
@@ -97,7 +100,7 @@ def same(a, b)->bool:
 
 
 def test_full_batch_is_accepted(client):
-    r = client.post('/v1/predict?top_k=0', json=[{'PERIODO': '20195'}] * MAX_BATCH)
+    r = client.post('/v1/predict?top_k=0', json=[STUDENT] * MAX_BATCH)
     assert r.status_code == 200 and len(r.json()['predictions']) == MAX_BATCH
 
 
@@ -224,7 +227,7 @@ def test_unavailable_answers_name_no_path_bucket_or_host(tmp_path, serving_store
 def test_internal_errors_are_generic_and_logged_without_values(serving_store, caplog):
     "An unexpected failure is a JSON 500 whose log names the route and the error type, never the student's values"
     serving = Serving(open_store(serving_store)).load()
-    def broken(students, top_k=3): raise RuntimeError(f"cannot score {students[0].get('INST_NOMBRE_INSTITUCION')}")
+    def broken(students, top_k=3, omitted='blank'): raise RuntimeError(f"cannot score {students[0].get('INST_NOMBRE_INSTITUCION')}")
     serving._bundle.predict = broken
     client = TestClient(create_app(serving), raise_server_exceptions=False)
     r = client.post('/v1/predict', json={'INST_NOMBRE_INSTITUCION': 'ZZ-SECRET-ZZ'})
@@ -439,3 +442,67 @@ def test_every_dashboard_question_has_a_stats_route_with_a_year_range(client, st
 def test_bad_stats_ranges_are_422_naming_the_field(client, url, field):
     r = client.get(url)
     assert r.status_code == 422 and [f['field'] for f in r.json()['fields']] == [field], r.json()
+
+
+# --- omitted is not blank (issue 11, section 2) ---------------------------------------------------------------------
+
+def test_nothing_known_is_refused_naming_what_is_missing(client, serving):
+    "`{}` and a student whose known fields carry less than half of the explanatory weight get a 422, not a prediction"
+    bundle = serving.bundle
+    heaviest = max(bundle.weights, key=bundle.weights.get)
+    r = client.post('/v1/predict', json={})
+    assert r.status_code == 422 and 'too little is known' in r.json()['message']
+    fields = [f['field'] for f in r.json()['fields']]
+    assert fields[0] == heaviest and set(fields) == set(bundle.group_names)  # every input, the heaviest first
+    r = client.post('/v1/predict', json=[STUDENT, {'ESTU_GENERO': 'F', 'FAMI_TIENEINTERNET': None}])
+    assert r.status_code == 422 and r.json()['fields'][0]['field'] == f'[1].{heaviest}'
+    assert '[1].ESTU_GENERO' not in [f['field'] for f in r.json()['fields']]  # sent: known, even when blank
+
+
+def explicit(serving, student:dict, filled:list)->dict:
+    "The student with the neutral values of the inputs filled in for them, sent as answers"
+    return {**student, **{name: serving.bundle.neutral[name] for name in filled}}
+
+
+def test_a_few_answers_get_a_prediction_that_lists_what_was_filled_in(client, serving):
+    r = client.post('/v1/predict?top_k=10', json=FEW)
+    assert r.status_code == 200
+    [answer] = r.json()['predictions']
+    assert {'ESTU_GENERO', 'FAMI_TIENEINTERNET', 'FAMI_NUMLIBROS'} <= set(answer['filled_in'])
+    assert not {'ESTU_INSE_INDIVIDUAL', 'AGE', 'FAMI_EDUCACION_MAX'} & set(answer['filled_in'])  # sent, or derived from what was
+    assert 0.5 <= answer['known_weight'] < 1
+    assert not {reason['feature'] for reason in answer['reasons']} & set(answer['filled_in'])  # no reason is a gap
+    # the omission itself moves nothing: the same answer as sending the neutral values (read as a file reads them)
+    [sent] = serving.bundle.predict([explicit(serving, FEW, answer['filled_in'])], top_k=0)
+    assert sent['low_score_probability'] == pytest.approx(answer['low_score_probability'], abs=1e-12)
+    assert sent['predicted_score'] == pytest.approx(answer['predicted_score'], abs=1e-9)
+    assert serving.bundle.known_weight([]) == 1.0 and sent['filled_in'] == []
+
+
+def test_null_is_a_blank_answer_and_keeps_its_meaning(client, serving):
+    "A field sent as null or blank is a blank answer, as in a file: not filled in, and scored as the file's blank"
+    [omitted] = client.post('/v1/predict', json=FEW).json()['predictions']
+    for blank in (None, '', '  '):
+        [answer] = client.post('/v1/predict', json={**FEW, 'FAMI_TIENEINTERNET': blank}).json()['predictions']
+        assert answer['filled_in'] == [f for f in omitted['filled_in'] if f != 'FAMI_TIENEINTERNET']
+        as_file = {**explicit(serving, FEW, answer['filled_in']), 'FAMI_TIENEINTERNET': None}
+        [direct] = serving.bundle.predict([as_file], top_k=0)
+        assert direct['low_score_probability'] == pytest.approx(answer['low_score_probability'], abs=1e-12)
+
+
+def test_a_bundle_without_neutral_values_answers_as_before(serving_store, tmp_path):
+    "An older bundle (no neutral values, no weights) still loads and treats a field left out as blank"
+    import shutil
+    from estudiapp_core.bundle import BUNDLE_SPEC, load_bundle
+    copy = tmp_path/'artifacts'
+    shutil.copytree(serving_store, copy)
+    store = open_store(copy)
+    spec = json.loads(store.load_verified(BUNDLE_SPEC))
+    for key in ('neutral', 'mean_abs_shap'): del spec[key]
+    store.publish({BUNDLE_SPEC: json.dumps(spec).encode()}, merge=True)
+    old = load_bundle(store)
+    r = TestClient(create_app(Serving(store, bundle=old)), raise_server_exceptions=False).post('/v1/predict', json={})
+    assert r.status_code == 200
+    [answer] = r.json()['predictions']
+    assert answer['filled_in'] == [] and answer['known_weight'] is None
+    assert same(answer, json.loads(json.dumps(old.predict([{}])[0])))

@@ -88,7 +88,9 @@ def test_predict_answers_the_contract(synthetic_store):
     bundle = load_bundle(synthetic_store)
     answer = bundle.predict([{'ESTU_GENERO': 'M', 'FAMI_ESTRATOVIVIENDA': 'Estrato 1', 'PERIODO': '20195',
                               'ESTU_FECHANACIMIENTO': '01/01/1990'}], top_k=5)[0]
-    assert set(answer) == {'predicted_score', 'score_interval', 'low_score_probability', 'risk_band', 'reasons', 'model_version'}
+    assert set(answer) == {'predicted_score', 'score_interval', 'low_score_probability', 'risk_band', 'reasons',
+                           'filled_in', 'known_weight', 'model_version'}
+    assert answer['filled_in'] == [] and answer['known_weight'] == 1.0  # a file's semantics: nothing is unknown
     assert answer['score_interval'][0] <= answer['predicted_score'] <= answer['score_interval'][1]
     assert answer['risk_band'] == risk_band(answer['low_score_probability'])
     assert answer['model_version'] == bundle.model_card['model_version']
@@ -213,3 +215,58 @@ def test_a_57_column_file_is_scored_by_a_full_layout_model(full_layout_model):
     student = raw.iloc[0].to_dict()
     blank = {name: None for name in FULL_ONLY if name != 'FOREIGN_NATIONAL'}  # absent = missing, not an error
     np.testing.assert_array_equal(bundle.featurize(student), bundle.featurize({**student, **blank}))
+
+
+# --- omitted is not blank (issue 11, section 2) ---------------------------------------------------------------------
+
+def test_the_main_job_stores_neutral_values_and_weights(synthetic_store):
+    "Every input has a neutral value (a number's is the training median, as the imputer's) and its mean |SHAP|"
+    bundle = load_bundle(synthetic_store)
+    assert set(bundle.neutral) == set(bundle.group_names)
+    for c in bundle.spec['columns']:
+        value = bundle.neutral[c['name']]
+        if c['kind'] == 'numeric': assert value == pytest.approx(c['impute'])  # SimpleImputer's median of the same rows
+        elif c['kind'] == 'ordinal': assert value in c['ranks']
+        else: assert value in c['positions']
+    card = {row['feature']: row['mean_abs_shap'] for row in bundle.model_card['explanations']['importance']}
+    assert bundle.spec['mean_abs_shap'] == pytest.approx(card)
+    assert bundle.predict([{}])[0]['known_weight'] == 1.0 and bundle.known_weight(bundle.group_names) == 0.0
+
+
+@pytest.fixture(scope='module')
+def test_students(synthetic_store):
+    return [{k: v for k, v in s.items() if v} for s in stored_test_set(open_store(synthetic_store))[0][:300]]
+
+
+@given(i=st.integers(0, 299), keep=st.lists(st.booleans(), min_size=80, max_size=80), blank=st.integers(0, 79))
+@settings(max_examples=60, deadline=None)
+def test_an_omission_moves_nothing(synthetic_store, test_students, i, keep, blank):
+    "Left out = the neutral value sent; sent null = a file's blank; reasons never name what was filled in"
+    bundle = load_bundle(synthetic_store)
+    names = sorted(test_students[i])
+    student = {k: v for k, v in zip(names, keep) if v}
+    if names: student[names[blank % len(names)]] = None  # one answer left blank on purpose
+    try: asked = bundle.predict([student], top_k=40, omitted='unknown')[0]
+    except BadInput as e:
+        assert 'too little is known' in str(e)
+        assert bundle.known_weight(bundle.featurizer.omitted(student, bundle.featurizer.values(student))) < 0.5
+        return
+    sent = {**student, **{name: bundle.neutral[name] for name in asked['filled_in']}}
+    [as_file] = bundle.predict([sent], top_k=40)
+    for key in ('predicted_score', 'low_score_probability'): assert asked[key] == pytest.approx(as_file[key], abs=1e-9)
+    assert not {r['feature'] for r in asked['reasons']} & set(asked['filled_in'])
+    assert len(asked['reasons']) == min(40, len(bundle.group_names) - len(asked['filled_in']))
+    assert asked['known_weight'] >= 0.5
+
+
+def test_batch_scoring_of_files_keeps_blank_answers(synthetic_store, test_students):
+    "`estudiapp score` reads a blank cell as a blank answer, as `predict` does by default, not as unknown"
+    bundle = load_bundle(synthetic_store)
+    frame = pd.DataFrame(test_students[:50]).astype(object)
+    frame.loc[:, 'ESTU_INSE_INDIVIDUAL'] = None  # a blank column: the file says the students did not answer
+    scored = score_frame(frame, bundle, top_k=0)
+    rows = [{k: v for k, v in r.items() if v is not None} for r in frame.to_dict('records')]
+    blank = np.array([a['low_score_probability'] for a in bundle.predict(rows, top_k=0)])
+    unknown = np.array([a['low_score_probability'] for a in bundle.predict(rows, top_k=0, omitted='unknown')])
+    assert np.abs(scored['low_score_probability'].to_numpy() - blank).max() <= 1e-6
+    assert np.abs(blank - unknown).max() > 1e-3  # the two readings differ, and files keep theirs
