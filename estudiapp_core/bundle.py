@@ -10,7 +10,7 @@ __all__ = ['BUNDLE_SPEC', 'BUNDLE_MODEL', 'MODEL_CARD', 'BUNDLE_FORMAT', 'RISK_B
            'bundle_spec', 'derivation_of_clean', 'model_card_bytes', 'bundle_files', 'load_bundle']
 
 # %% ../nbs/45_bundle.ipynb #3adfe6db
-import json, math, re, sys
+import importlib.util, json, math, re, sys, types
 from typing import NamedTuple
 import numpy as np
 from fastcore.basics import patch
@@ -284,12 +284,32 @@ def featurize(self:Featurizer, student:dict)->np.ndarray: # (features,) float64
     return row
 
 # %% ../nbs/45_bundle.ipynb #78a2b177
+def _scipy_stand_in()->dict: # module name -> module, for sys.modules
+    "Modules `scipy`, `scipy.sparse` and `scipy.special` that let XGBoost import where SciPy is not installed"
+    def missing(name:str):
+        def call(*args, **kwargs): raise ImportError(f'{name} needs SciPy, which is not installed here')
+        return call
+    scipy, sparse, special = (types.ModuleType(name) for name in ('scipy', 'scipy.sparse', 'scipy.special'))
+    for kind in ('spmatrix', 'sparray', *(f'{f}_{k}' for f in ('csr', 'csc', 'coo') for k in ('matrix', 'array'))):
+        setattr(sparse, kind, type(kind, (), {}))  # XGBoost's `isinstance(data, csr_matrix)` checks answer no
+    sparse.vstack = missing('scipy.sparse.vstack')
+    special.softmax, special.expit = missing('scipy.special.softmax'), missing('scipy.special.expit')
+    scipy.sparse, scipy.special = sparse, special
+    return {'scipy': scipy, 'scipy.sparse': sparse, 'scipy.special': special}
+
+def _scipy_missing()->bool:
+    "Whether SciPy cannot be imported here (not installed, or hidden as `sys.modules['scipy'] = None`)"
+    if 'scipy' in sys.modules: return sys.modules['scipy'] is None
+    return importlib.util.find_spec('scipy') is None
+
 def _import_xgboost():
     "The xgboost module, imported without its scikit-learn integration unless scikit-learn is already loaded"
-    if 'xgboost' not in sys.modules and 'sklearn' not in sys.modules:
-        sys.modules['sklearn'] = None  # makes xgboost's optional `import sklearn` fail, as if it were not installed
-        try: import xgboost
-        finally: del sys.modules['sklearn']
+    if 'xgboost' not in sys.modules:
+        if _scipy_missing(): sys.modules.update(_scipy_stand_in())  # the Lambda bundle: see above
+        if 'sklearn' not in sys.modules:
+            sys.modules['sklearn'] = None  # makes xgboost's optional `import sklearn` fail, as if it were not installed
+            try: import xgboost
+            finally: del sys.modules['sklearn']
     import xgboost
     return xgboost
 

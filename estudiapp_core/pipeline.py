@@ -379,11 +379,13 @@ def load_database(run:Run, # a published run, with its clean table
                   database:str|None=None, # PostgreSQL URL; None: DATABASE_URL, else the embedded server
                   show_progress:bool|None=None)->dict: # what was loaded, and where
     "Score the run's students with the published bundle, then load results, predictions and model card"
+    import os
     from estudiapp_core.bundle import load_bundle
     from estudiapp_core.scoring import score_frame
     from estudiapp_core.load import load_run
     from estudiapp_core.pg import database_url, safe_url
-    predictions = score_frame(run.clean, load_bundle(store), show_progress=show_progress)
+    # every core: exact TreeSHAP of every student is most of this step, and XGBoost computes it in parallel
+    predictions = score_frame(run.clean, load_bundle(store, nthread=os.cpu_count() or 1), show_progress=show_progress)
     report = load_run(database, run.clean, predictions, run.model_card)
     return dict(report, url=safe_url(database or database_url()))
 

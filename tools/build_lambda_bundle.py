@@ -1,5 +1,6 @@
 """Build the Lambda deployment zip, build/lambda-bundle.zip: lambda/handler.py, the serving modules of estudiapp_core
-and the pinned runtime of lambda/requirements.txt (Linux x86_64 wheels from PyPI, no pandas, scikit-learn or shap).
+and the pinned runtime of lambda/requirements.txt (Linux x86_64 wheels from PyPI, no pandas, scikit-learn, shap
+or SciPy).
 
     python tools/build_lambda_bundle.py [--out build/lambda-bundle.zip] [--python-version 3.12] [--python PATH]
 
@@ -25,19 +26,19 @@ LIMIT_MB, GOAL_MB = 250, 150
 # pg (the connection) and queries are imported by the statistics routes on first use; the schema files (db) and the
 # loader (load) are not shipped: queries imports neither.
 SERVING_MODULES = ('__init__', 'config', 'core', 'schema', 'store', 'bundle', 'serving', 'api', 'pg', 'queries')
+# Not installed although a pinned package declares it: SciPy (xgboost-cpu's dependency, 50 MB with its OpenBLAS) is
+# imported by XGBoost at load time only for its sparse-input checks; the function gives XGBoost dense arrays alone, and
+# estudiapp_core.bundle._import_xgboost hands it stand-in modules where SciPy is missing (a tenth of the cold start).
+NOT_SHIPPED = ('scipy',)
 # Never shipped, whatever pulls them in: the serving path must not need them.
-FORBIDDEN = ('pandas', 'sklearn', 'scikit_learn', 'shap', 'matplotlib', 'boto3', 'botocore')
+FORBIDDEN = ('pandas', 'sklearn', 'scikit_learn', 'shap', 'matplotlib', 'boto3', 'botocore', *NOT_SHIPPED)
 # Dropped from the installed wheels to stay under the size goal, none of it imported by the function: test suites,
-# C/Cython sources and static libraries, and the scipy subpackages that xgboost does not use (xgboost needs scipy
-# only for scipy.sparse and scipy.special at import time). tests/test_lambda.py answers every route from the bundle
-# alone in a clean interpreter, so a needed file pruned by mistake fails the tests.
+# C/Cython sources and static libraries. tests/test_lambda.py answers every route from the bundle alone in a clean
+# interpreter, so a needed file pruned by mistake fails the tests.
 PRUNE_DIRS = ('tests', 'test')
-PRUNE_PATHS = tuple(f'scipy/{p}' for p in (
-    'cluster', 'constants', 'datasets', 'differentiate', 'fft', 'fftpack', 'integrate', 'interpolate', 'io', 'linalg',
-    'misc', 'ndimage', 'odr', 'optimize', 'signal', 'spatial', 'stats', 'sparse/linalg', 'sparse/csgraph')) + (
-    'bin', 'numpy/_core/include', 'numpy/_core/lib', 'numpy/random/lib')
+PRUNE_PATHS = ('bin', 'numpy/_core/include', 'numpy/_core/lib', 'numpy/random/lib')
 PRUNE_SUFFIXES = ('.pyi', '.pyx', '.pxd', '.pxi', '.c', '.cpp', '.h', '.hpp', '.a')
-RECIPE = 6  # bump when the way dependencies are installed or pruned changes (invalidates the cache)
+RECIPE = 7  # bump when the way dependencies are installed or pruned changes (invalidates the cache)
 
 
 def find_python(version:str)->str|None:
@@ -68,7 +69,7 @@ def _uv()->list[str]:
 def deps_key(version:str)->str:
     "Cache key of the installed dependencies: requirements, target and recipe"
     h = hashlib.sha256(REQUIREMENTS.read_bytes())
-    h.update(json.dumps([version, PLATFORM, PRUNE_DIRS, PRUNE_PATHS, PRUNE_SUFFIXES, RECIPE]).encode())
+    h.update(json.dumps([version, PLATFORM, NOT_SHIPPED, PRUNE_DIRS, PRUNE_PATHS, PRUNE_SUFFIXES, RECIPE]).encode())
     return h.hexdigest()[:16]
 
 
@@ -96,12 +97,16 @@ def install_deps(python:str, version:str, cache:Path)->Path:
     tmp = cache/f'.{dest.name}.{os.getpid()}'
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    shipped = tmp/'.requirements.txt'  # the pinned requirements but NOT_SHIPPED
+    shipped.write_text(''.join(line for line in REQUIREMENTS.read_text().splitlines(keepends=True)
+                               if line.split('==')[0].strip().lower() not in NOT_SHIPPED))
     cmd = [*_uv(), 'pip', 'install', '--quiet', '--target', str(tmp), '--python', python, '--python-platform', PLATFORM,
-           '--python-version', version, '--only-binary', ':all:', '--no-deps', '-r', str(REQUIREMENTS)]
+           '--python-version', version, '--only-binary', ':all:', '--no-deps', '-r', str(shipped)]
     env = {**os.environ, 'UV_COMPILE_BYTECODE': '0'}  # compiled below, with the hashes Lambda can trust
     subprocess.run(cmd, check=True, env=env)
     _prune(tmp)
     _compile(python, tmp)
+    shipped.unlink()
     (tmp/'.complete').write_text(' '.join(cmd))
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
