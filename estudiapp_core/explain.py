@@ -11,7 +11,7 @@ __all__ = ['SHAP_CHUNK_ROWS', 'DPI', 'COMPARED_DEPARTMENTS', 'shap_values', 'gro
 # %% ../nbs/30_explain.ipynb #975fc0b5
 from .config import passive_openmp
 passive_openmp()  # before scikit-learn or XGBoost loads OpenMP
-import io, json, warnings
+import io, json, sys, warnings
 from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
@@ -91,10 +91,21 @@ def shap_explanation(grouped:np.ndarray, # (rows, features) grouped SHAP values
                             feature_names=[feature_words(f) for f in features])
 
 # %% ../nbs/30_explain.ipynb #db968369
+def _register_repl_hook(plt):
+    "Give this IPython shell pyplot's redraw hook if an earlier shell in the process took it"
+    # shap's plots call `plt.ioff()`, which unregisters the hook and fails where it was never registered: nbdev_test
+    # runs many notebooks in one process, each in a new shell, and pyplot remembers only the first
+    ipython = sys.modules.get('IPython')
+    shell = ipython.get_ipython() if ipython is not None else None
+    hook = getattr(plt, '_draw_all_if_interactive', None)  # pyplot's own callback (private, hence the getattr)
+    if shell is not None and hook is not None and hook not in shell.events.callbacks['post_execute']:
+        shell.events.register('post_execute', hook)
+
 def _shap_figure(draw, # draws with shap on the current pyplot figure
                  size:tuple)->'Figure':
     "Run a shap plot on a new pyplot figure and hand the figure back, closed in pyplot (shown once, then freed)"
     import matplotlib.pyplot as plt
+    _register_repl_hook(plt)
     fig = plt.figure(figsize=size, dpi=DPI)
     draw(fig)
     fig.set_dpi(DPI)  # some shap plots resize the figure; keep the stored image small
