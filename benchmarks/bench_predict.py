@@ -34,7 +34,11 @@ def measure(folder, keys):
     bundle = load_bundle(store)
     data = store.load_verified(keys.TEST_DATASET_V4)
     students = list(csv.DictReader(io.StringIO(data.decode())))[:CALLS]
-    clean = ingest_frame(pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)).table.head(CALLS)
+    raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    clean = ingest_frame(raw).table
+    if 'CONTEXT_RATE' in raw:  # stored as the run joined it (pipeline.STORED_DERIVED), not a raw field
+        clean['CONTEXT_RATE'] = pd.to_numeric(raw['CONTEXT_RATE']).to_numpy()
+    clean = clean.head(CALLS)
     rows = [clean.iloc[[i]] for i in range(len(clean))]
     pre, linear, classifier = (pickle.loads(store.load_verified(k)) for k in (keys.PKL_PRE, keys.PKL_LINEAR, keys.PKL_XGBOOST))
     import shap
