@@ -18,8 +18,8 @@ REAL = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'saberpro_2018
 
 @pytest.fixture(scope='module')
 def cohort():
-    "A clean synthetic cohort of 40,000 students in two periods"
-    return ingest_frame(synthesize(40_000, seed=11)).table
+    "A clean synthetic cohort of 40,000 students in two periods of ICFES's full layout (the tests below are about two)"
+    return ingest_frame(synthesize(40_000, seed=11, periods=(20183, 20195))).table
 
 
 @pytest.fixture(scope='module')
@@ -109,7 +109,9 @@ def test_models_come_within_reach_of_the_oracle(fitted):
     low = {k: low_score_label(getattr(split, k)).to_numpy() for k in X}
     oracle = oracle_metrics(split.test)
     linear = fit_linear(X['train'], y['train'], X['valid'], y['valid'])
-    assert oracle['r2'] - regression_metrics(y['test'], linear.predict(X['test']))['r2'] < 0.01
+    # 0.031: the generator has interactions (INSE x stratum, age x method) and an effect for every institution, of
+    # which the 30 with most training students keep a column: beyond a linear model of these columns by design
+    assert 0 < oracle['r2'] - regression_metrics(y['test'], linear.predict(X['test']))['r2'] < 0.04
     classifier, search = search_classifier(X['train'], low['train'], X['valid'], low['valid'])
     metrics = classification_metrics(low['test'], classifier.low_score_probability(X['test']))
     assert oracle['auc'] - metrics['roc_auc'] < 0.015
@@ -130,7 +132,8 @@ def test_real_sample_beats_the_naive_baseline_honestly():
     naive = regression_metrics(y['test'], np.full(len(y['test']), y['train'].mean()))
     assert model['rmse'] < naive['rmse'] and model['r2'] < 0.3  # little signal in one institution: honest, not magic
     report = predictor_report(pre, split.train)  # the 57-column export: the full layout's predictors are absent
-    assert {'ESTU_INSE_INDIVIDUAL', 'ESTU_NSE_INDIVIDUAL', 'GRUPOREFERENCIA', 'CONTEXT_RATE'} <= set(report['absent'])
+    assert {'ESTU_INSE_INDIVIDUAL', 'ESTU_NSE_INDIVIDUAL', 'ESTU_AREARESIDE', 'CONTEXT_RATE'} <= set(report['absent'])
+    assert 'GRUPOREFERENCIA' in report['used']  # derived from the programs' núcleo, as the original did
     assert 'INST_COD_INSTITUCION' in report['constant'] and 'AGE' in report['used']
     classifier, _ = search_classifier(X['train'], low['train'], X['valid'], low['valid'])
     auc = classification_metrics(low['test'], classifier.low_score_probability(X['test']))['roc_auc']
