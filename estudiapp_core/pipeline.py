@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['STORED_TEST_ROWS', 'STORED_DERIVED', 'STAGES', 'CONTEXT_WINDOW', 'PARTS', 'raw_layout', 'dataset_bytes', 'Stages',
-           'run_context', 'load_data', 'Run', 'evaluate', 'train', 'metrics_table', 'summary', 'run_pipeline',
-           'load_database', 'cli_arguments', 'cli_main']
+           'run_context', 'context_table', 'load_data', 'Run', 'evaluate', 'train', 'metrics_table', 'summary',
+           'run_pipeline', 'load_database', 'cli_arguments', 'cli_main']
 
 # %% ../nbs/80_pipeline.ipynb #5e188ceb
 from .config import passive_openmp
@@ -34,7 +34,7 @@ from .store import open_store
 
 # %% ../nbs/80_pipeline.ipynb #19c7a8c2
 STORED_TEST_ROWS = 100_000  # most test students stored in TEST_DATASET_V4/V3 and SHAPLEY_VALUES
-STORED_DERIVED = ('CONTEXT_RATE',)  # derived columns stored as given: the bundle has no table to look them up
+STORED_DERIVED = ('CONTEXT_RATE',)  # derived columns stored as joined: the rate a reader of the test set sees
 
 def raw_layout(clean:pd.DataFrame)->pd.DataFrame: # the schema's columns as text, in schema order, then STORED_DERIVED
     "A clean table written back as a raw ICFES file writes it: strings, '' for missing"
@@ -91,6 +91,13 @@ def run_context(context=True, # True: the shipped homicide context; a CSV path o
     if context is None or context is False: return None, dict(kind='none', reason='turned off (--no-context)')
     if isinstance(context, pd.DataFrame): return context, dict(kind='table', source='a context table given as a frame')
     return context, dict(kind='file', source=Path(context).name)
+
+def context_table(context=True)->pd.DataFrame|None: # COD_MCPIO, YEAR, RATE validated; None without a context
+    "The context table a run joins (`run_context`'s), read and validated: the serving bundle stores its rates"
+    from estudiapp_core.ingest import check_context, read_context
+    table = run_context(context)[0]
+    if table is None: return None
+    return check_context(table) if isinstance(table, pd.DataFrame) else read_context(table)
 
 def load_data(data:list|None=None, # raw ICFES files; None synthesizes a cohort
               rows:int=200_000, # students of the synthetic cohort
@@ -243,7 +250,7 @@ def train(data:list|None=None, # raw ICFES files; None synthesizes a cohort
             files = {s.PKL_PRE: pickle.dumps(pre), s.PKL_LINEAR: pickle.dumps(linear), s.PKL_XGBOOST: pickle.dumps(classifier),
                      **shap_files(values, list(pre.get_feature_names_out()), s.SHAPLEY_VALUES),
                      s.TEST_DATASET_V4: dataset, s.TEST_DATASET_V3: dataset}
-            files.update(bundle_files(pre, linear, classifier, card))
+            files.update(bundle_files(pre, linear, classifier, card, context_table(context) if 'CONTEXT_RATE' in clean else None))
     finally: stages.close()
     card['seconds'] = dict(stages.seconds)
     files[MODEL_CARD] = model_card_bytes(card)  # again, now with the time of the artifacts stage

@@ -191,6 +191,23 @@ def test_bundle_matches_sklearn_with_the_full_layouts_predictors(full_layout_mod
     assert len({p for p in institution['positions'].values()}) == institution['width']
 
 
+def test_bundle_derives_like_the_cleaning_from_the_raw_full_layout(full_layout_model, full_layout_raw):
+    "The test students as the file writes them: serving derives AGE, FOREIGN_NATIONAL, GRUPOREFERENCIA, CONTEXT_RATE itself"
+    m = full_layout_model
+    def key(t): return t.ESTU_CONSECUTIVO.astype(str) + '/' + t.PERIODO.astype(str)
+    raw = full_layout_raw.set_index(key(full_layout_raw)).loc[key(m.split.test)]
+    assert 'CONTEXT_RATE' not in raw and (raw.GRUPOREFERENCIA.fillna('') == '').all()  # 2019's file has no group
+    students = raw.astype(object).where(raw.notna(), None).to_dict('records')
+    X = m.bundle.featurize_batch(students)
+    assert np.abs(X - m.X['test']).max() <= 1e-6
+    np.testing.assert_array_equal(np.stack([m.bundle.featurize(s) for s in students[:200]]), X[:200])
+    names = m.bundle.feature_names
+    rate = names.index('numeric__CONTEXT_RATE')
+    assert len(np.unique(X[:, rate])) > 100  # looked up per municipality, not the imputed blank
+    groups = [i for i, n in enumerate(names) if n.startswith('categorical__GRUPOREFERENCIA_') and not n.endswith('_missing')]
+    assert (X[:, groups].sum(axis=1) == 1).mean() > 0.99  # derived from the núcleo
+
+
 def test_serving_derives_foreign_nationality_and_sends_unseen_institutions_to_the_shared_column(full_layout_model):
     bundle, names = full_layout_model.bundle, full_layout_model.bundle.feature_names
     student = {'PERIODO': '20195', 'ESTU_NACIONALIDAD': 'venezuela ', 'INST_COD_INSTITUCION': 'NEVER SEEN'}
@@ -205,7 +222,7 @@ def test_serving_derives_foreign_nationality_and_sends_unseen_institutions_to_th
 
 def test_a_57_column_file_is_scored_by_a_full_layout_model(full_layout_model):
     bundle = full_layout_model.bundle
-    raw = synthesize(400, seed=2)  # the datos.gov.co export's layout: none of the full layout's own columns
+    raw = synthesize(400, seed=2, layout='datos')  # the datos.gov.co export's layout: none of the full layout's own columns
     assert not set(FULL_ONLY) & set(raw.columns)
     check_students(raw)
     scores = score_frame(raw, bundle, show_progress=False)
