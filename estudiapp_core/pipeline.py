@@ -28,7 +28,7 @@ from .core import BadInput, progress, sha256_bytes
 from .explain import global_importance, group_shap, shap_files, shap_values
 from .linear import coefficient_summary, fit_linear, linear_coefficients, regression_metrics
 from .preprocess import (PREDICTORS, SPLITS, TARGET, build_preprocessor, feature_columns, feature_groups,
-                                       low_score_label, predictor_report, split_data)
+                                       low_score_label, predictor_report, retired_predictors, split_data)
 from .schema import COLUMNS
 from .store import open_store
 
@@ -201,9 +201,10 @@ def train(data:list|None=None, # raw ICFES files; None synthesizes a cohort
         with stages('data'):
             clean, source = load_data(data, rows, seed, context)
             clean = clean.drop(columns=list(leave_out), errors='ignore')
+            retired = retired_predictors(clean)  # no answer in the latest exam year: kept in the table, not learnt from
         synthetic, context_card = source['kind'] == 'synthetic', source.pop('context')
         with stages('split'):
-            parts = split_data(clean, split, test_share, seed=seed)
+            parts = split_data(clean.drop(columns=retired), split, test_share, seed=seed)
             y = {k: getattr(parts, k)[TARGET].to_numpy() for k in PARTS}
             low = {k: low_score_label(getattr(parts, k)).to_numpy() for k in PARTS}
         with stages('preprocess'):
@@ -235,7 +236,7 @@ def train(data:list|None=None, # raw ICFES files; None synthesizes a cohort
                 split=dict(kind=split, **({'test_share': test_share} if split == 'random' else {}),
                            meaning=parts.description),
                 context=context_card,
-                predictors=predictor_report(pre, parts.train, leave_out),
+                predictors=predictor_report(pre, parts.train, leave_out, retired),
                 features=dict(**feature_columns(parts.train), encoded=len(pre.get_feature_names_out())),
                 target=dict(score=TARGET, low_score='percentile within the period <= 50 (PERCENTIL_GLOBAL when present)'),
                 **evaluation,
@@ -290,7 +291,8 @@ def summary(run:Run)->str:
              f"split: {card['split']['kind']}: {card['split']['meaning']}",
              f"context: {_context_line(card['context'])}",
              f"predictors: {len(card['predictors']['used'])} used; absent from the data: "
-             f"{', '.join(card['predictors']['absent']) or 'none'}",
+             f"{', '.join(card['predictors']['absent']) or 'none'}"
+             + (f"; not asked in the latest year: {', '.join(card['predictors']['retired'])}" if card['predictors'].get('retired') else ''),
              '', metrics_table(card).to_string(na_rep='-'), '',
              f"interval: {card['linear']['interval'][0]:+.1f} / {card['linear']['interval'][1]:+.1f} points "
              f"(test coverage {card['linear']['interval_coverage_test']:.1%}); calibration: "

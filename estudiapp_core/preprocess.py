@@ -6,7 +6,7 @@
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'ORDINAL_FEATURES', 'CATEGORICAL_FEATURES', 'INSTITUTION', 'TOP_INSTITUTIONS',
            'PREDICTORS', 'MIN_ROWS', 'SPLITS', 'feature_columns', 'period_percentile', 'low_score_label', 'Split',
            'default_test_periods', 'temporal_split', 'random_split', 'split_data', 'as_labels', 'build_preprocessor',
-           'feature_groups', 'predictor_report']
+           'feature_groups', 'predictor_report', 'retired_predictors']
 
 # %% ../nbs/10_preprocess.ipynb #93b3e166
 from .config import passive_openmp
@@ -216,10 +216,20 @@ def feature_groups(pre:ColumnTransformer)->list[str]: # original feature of each
 # %% ../nbs/10_preprocess.ipynb #cd14d8d5
 def predictor_report(pre:ColumnTransformer, # the fitted preprocessor
                      frame:pd.DataFrame, # the training rows it was fitted on
-                     left_out=())->dict[str, list[str]]: # predictors dropped on purpose
-    "The predictors `pre` uses, and those it does not: absent (no column, or every value blank), constant, left out"
+                     left_out=(), # predictors dropped on purpose
+                     retired=())->dict[str, list[str]]: # predictors the latest exam year no longer asks (`retired_predictors`)
+    "The predictors `pre` uses, and those it does not: absent (no column, or every value blank), constant, left out, retired"
     used = [c for name, _, cols in pre.transformers_ if name != 'remainder' for c in cols]
-    skipped = [c for c in PREDICTORS if c not in used and c not in left_out and not (
+    skipped = [c for c in PREDICTORS if c not in used and c not in left_out and c not in retired and not (
         'FAMI_EDUCACION_MAX' in used and c in ('FAMI_EDUCACIONPADRE', 'FAMI_EDUCACIONMADRE'))]
     absent = [c for c in skipped if c not in frame.columns or frame[c].isna().all()]
-    return dict(used=used, absent=absent, constant=[c for c in skipped if c not in absent], left_out=list(left_out))
+    return dict(used=used, absent=absent, constant=[c for c in skipped if c not in absent], left_out=list(left_out),
+                retired=list(retired))
+
+# %% ../nbs/10_preprocess.ipynb #f8f5dc48
+def retired_predictors(clean:pd.DataFrame)->list[str]: # predictors to leave out, in PREDICTORS order
+    "Predictors answered in earlier exam years but by no student of the latest one: the next cohort will not answer them"
+    year = clean['PERIODO'].to_numpy() // 10
+    latest = year == year.max() if len(year) else year.astype(bool)
+    return [c for c in PREDICTORS if c in clean.columns and not latest.all()
+            and clean.loc[latest, c].isna().all() and clean.loc[~latest, c].notna().any()]
