@@ -7,7 +7,7 @@ __all__ = ['BUNDLE_SPEC', 'BUNDLE_MODEL', 'MODEL_CARD', 'BUNDLE_FORMAT', 'RISK_B
            'MIN_KNOWN_WEIGHT', 'FEATURE_WORDS', 'DERIVED_LABELS', 'DERIVED_NUMBERS', 'risk_band', 'apply_calibration',
            'raw_value', 'derive', 'export_preprocessor', 'Scaled', 'OneHot', 'plans_of', 'Featurizer', 'neutral_values',
            'fields_for', 'TooLittleKnown', 'feature_words', 'reason_text', 'ServingBundle', 'validate_student',
-           'bundle_spec', 'derivation_of_clean', 'model_card_bytes', 'bundle_files', 'load_bundle']
+           'bundle_spec', 'context_rates', 'derivation_of_clean', 'model_card_bytes', 'bundle_files', 'load_bundle']
 
 # %% ../nbs/45_bundle.ipynb #3adfe6db
 import importlib.util, json, math, re, sys, types
@@ -15,8 +15,9 @@ from typing import NamedTuple
 import numpy as np
 from fastcore.basics import patch
 from .core import BadInput
-from .schema import (AGE_BOUNDS, COLUMNS, DERIVED, PARENT_EDUCATION, SPELLINGS, TUITION_BAND_OF, TUITION_BANDS,
-                                   YES_NO, age_on_new_year, birth_date, department_code, fold, label_of)
+from .schema import (AGE_BOUNDS, COLUMNS, DANE_CODE_WIDTH, DERIVED, PARENT_EDUCATION, REFERENCE_GROUP_OF_NUCLEO,
+                                   SPELLINGS, TUITION_BAND_OF, TUITION_BANDS, YES_NO, age_on_new_year, birth_date,
+                                   department_code, fold, label_of)
 
 # %% ../nbs/45_bundle.ipynb #8a80d120
 BUNDLE_SPEC = 'serving/bundle.json'    # preprocessing, linear model, calibration, bands and names, as JSON
@@ -92,14 +93,33 @@ def _foreign_national(derivation:dict, given, nationality)->str|None:
     if given is not None or nationality is None: return given
     return 'No' if fold(str(nationality)) == derivation.get('home_country', 'COLOMBIA') else 'Si'
 
+def _reference_group(derivation:dict, given, nucleo)->str|None:
+    "GRUPOREFERENCIA: the one given, else the group of the program's núcleo (the schema's map, keys folded)"
+    if given is not None or nucleo is None: return given
+    return derivation['reference_group_of_nucleo'].get(fold(str(nucleo)))
+
+def _context_rate(derivation:dict, given, municipality, period)->float|None:
+    "CONTEXT_RATE: the one given, else the run's context rate of the municipality of residence in the exam year"
+    if given is not None:
+        try: return float(given)
+        except (TypeError, ValueError): return None
+    context, period = derivation.get('context'), _period(period)
+    if context is None or municipality is None or period is None: return None
+    code = str(municipality).strip()
+    rates = context['rates'].get(code.zfill(DANE_CODE_WIDTH['ESTU_COD_RESIDE_MCPIO']) if code.isdigit() else code)
+    year = period // 10 - context['first_year']
+    return rates[year] if rates is not None and 0 <= year < len(rates) else None
+
 DERIVED_FROM = {  # derived column -> the fields `derive` reads for it (itself first: a clean row already has it)
     'AGE': ('AGE', 'ESTU_FECHANACIMIENTO', 'PERIODO'),
     'FAMI_EDUCACION_MAX': ('FAMI_EDUCACION_MAX', 'FAMI_EDUCACIONPADRE', 'FAMI_EDUCACIONMADRE'),
     'TUITION_BAND': ('TUITION_BAND', 'ESTU_VALORMATRICULAUNIVERSIDAD'),
-    'FOREIGN_NATIONAL': ('FOREIGN_NATIONAL', 'ESTU_NACIONALIDAD')}
+    'FOREIGN_NATIONAL': ('FOREIGN_NATIONAL', 'ESTU_NACIONALIDAD'),
+    'GRUPOREFERENCIA': ('GRUPOREFERENCIA', 'ESTU_NUCLEO_PREGRADO'),
+    'CONTEXT_RATE': ('CONTEXT_RATE', 'ESTU_COD_RESIDE_MCPIO', 'PERIODO')}
 DERIVATION_INPUTS = tuple(dict.fromkeys(f for fields in DERIVED_FROM.values() for f in fields))
 _RULES = {'AGE': _age, 'FAMI_EDUCACION_MAX': _parents_education, 'TUITION_BAND': _tuition_band,
-          'FOREIGN_NATIONAL': _foreign_national}
+          'FOREIGN_NATIONAL': _foreign_national, 'GRUPOREFERENCIA': _reference_group, 'CONTEXT_RATE': _context_rate}
 
 def derive(name:str, # a derived column: a key of DERIVED_FROM
            student:dict, # raw fields, already through `raw_value`
@@ -577,22 +597,35 @@ def bundle_spec(pre, # fitted preprocessor (`estudiapp_core.preprocess`)
                 calibration=classifier.calibration_, threshold=classifier.threshold,
                 risk_bands=[list(b) for b in RISK_BANDS])
 
-def derivation_of_clean()->dict:
-    "How the clean table derives AGE, FAMI_EDUCACION_MAX, TUITION_BAND and FOREIGN_NATIONAL, as data (the schema's rules)"
+def context_rates(context)->dict: # {'first_year': Y, 'rates': {COD_MCPIO: [RATE of Y, Y+1, ...; None where absent]}}
+    "A context table (COD_MCPIO, YEAR, RATE) compactly, as the bundle looks rates up"
+    codes, years, rates = (context[c].tolist() for c in ('COD_MCPIO', 'YEAR', 'RATE'))
+    first = min(years)
+    table = {code: [None] * (max(years) - first + 1) for code in codes}
+    for code, year, rate in zip(codes, years, rates): table[code][int(year) - first] = float(rate)
+    return dict(first_year=int(first), rates=table)
+
+def derivation_of_clean(context=None)->dict: # context: the run's table, stored when the model uses CONTEXT_RATE
+    "How the clean table derives AGE, FAMI_EDUCACION_MAX, TUITION_BAND, FOREIGN_NATIONAL, GRUPOREFERENCIA, CONTEXT_RATE, as data"
     ignore = COLUMNS['FAMI_EDUCACIONPADRE'].ordinal_ignore
     return dict(age_youngest=AGE_BOUNDS[0], age_oldest=AGE_BOUNDS[1],  # the stored format keeps these two keys
                 parent_education_rank={label: i for i, label in enumerate(PARENT_EDUCATION) if label not in ignore},
-                tuition_band_of=dict(TUITION_BAND_OF), home_country='COLOMBIA')  # as ESTU_NACIONALIDAD writes it, folded
+                tuition_band_of=dict(TUITION_BAND_OF), home_country='COLOMBIA',  # as ESTU_NACIONALIDAD writes it, folded
+                reference_group_of_nucleo={fold(n): g for n, g in REFERENCE_GROUP_OF_NUCLEO.items()},
+                **({} if context is None else {'context': context_rates(context)}))
 
 def model_card_bytes(model_card:dict)->bytes:
     "The model card as stored: indented UTF-8 JSON"
     return json.dumps(model_card, ensure_ascii=False, indent=1, default=str).encode()
 
-def bundle_files(pre, linear, classifier, model_card:dict, # the fitted objects and the model card
+def bundle_files(pre, linear, classifier, model_card:dict, # the fitted objects and the run's model card
                  train=None, # the training rows: their neutral values let the API fill in what a client leaves out
-                 importance=None)->dict[str, bytes]: # mean |SHAP| by input ({name: value} or a Series): key -> bytes
-    "The serving bundle's artifacts: spec, booster and model card"
-    spec = bundle_spec(pre, linear, classifier, derivation_of_clean(), model_card.get('model_version', 'unknown'))
+                 importance=None, # mean |SHAP| by input ({name: value} or a Series)
+                 context=None)->dict[str, bytes]: # the run's context table (COD_MCPIO, YEAR, RATE), if one was joined
+    "The serving bundle's artifacts: spec, booster and model card (the context's rates when the model uses them)"
+    uses_context = any('CONTEXT_RATE' in cols for name, _, cols in pre.transformers_ if name != 'remainder')
+    spec = bundle_spec(pre, linear, classifier, derivation_of_clean(context if uses_context else None),
+                       model_card.get('model_version', 'unknown'))
     if train is not None: spec['neutral'] = neutral_values(spec['columns'], train)
     if importance is not None: spec['mean_abs_shap'] = {str(name): float(v) for name, v in dict(importance).items()}
     return {BUNDLE_SPEC: json.dumps(spec, ensure_ascii=False).encode(),

@@ -9,7 +9,7 @@ __all__ = ['DERIVED_DTYPES', 'column_dtype', 'rejection_reasons', 'exam_year', '
 
 # %% ../nbs/02_clean.ipynb #40f3559a
 import numpy as np, pandas as pd
-from .schema import (AGE_BOUNDS, COLUMNS, DERIVED, MODULE_SCORES, PARENT_EDUCATION, REFERENCE_GROUP_OF_NUCLEO,
+from .schema import (AGE_BOUNDS, COLUMNS, DERIVED, MODULE_SCORES, PARENT_EDUCATION, reference_group_of,
                                    REFERENCE_GROUPS, TUITION, TUITION_BAND_OF, TUITION_BANDS, YES_NO, age_on_new_year, fold)
 
 # %% ../nbs/02_clean.ipynb #41ba2995
@@ -104,14 +104,12 @@ def foreign_national(nationality:pd.Series, # ESTU_NACIONALIDAD (country names)
     codes = np.where(folded.isna(), -1, np.where(folded.eq('COLOMBIA').fillna(False), 0, 1))
     return pd.Series(pd.Categorical.from_codes(codes, dtype=DERIVED_DTYPES['FOREIGN_NATIONAL']), index=nationality.index)
 
-_GROUP_OF_FOLDED = {fold(nucleo): group for nucleo, group in REFERENCE_GROUP_OF_NUCLEO.items()}
-
 def reference_group(nucleo:pd.Series, # ESTU_NUCLEO_PREGRADO
                    )->pd.Series: # Categorical with REFERENCE_GROUPS' labels; missing for an unknown núcleo
     "ICFES's reference group of each student's program, from its núcleo"
     codes, names = pd.factorize(nucleo.astype('string'))
     index = {label: i for i, label in enumerate(REFERENCE_GROUPS)}
-    lookup = np.array([index.get(_GROUP_OF_FOLDED.get(fold(n)), -1) for n in names] + [-1])
+    lookup = np.array([index.get(reference_group_of(n), -1) for n in names] + [-1])
     return pd.Series(pd.Categorical.from_codes(lookup[codes], categories=REFERENCE_GROUPS), index=nucleo.index)
 
 # %% ../nbs/02_clean.ipynb #d4abf770
@@ -142,10 +140,11 @@ def clean_table(rows:pd.DataFrame, # Validated rows that stay (see `rejection_re
         notes['PUNT_GLOBAL computed as the rounded mean of the module scores'] = int(computed.sum())
         notes['PUNT_GLOBAL computed from fewer than five modules'] = int((computed & partial).sum())
     else: rows['PUNT_GLOBAL'] = given
-    if 'GRUPOREFERENCIA' not in rows and 'ESTU_NUCLEO_PREGRADO' in rows:
-        rows['GRUPOREFERENCIA'] = reference_group(rows['ESTU_NUCLEO_PREGRADO'])
-        notes['GRUPOREFERENCIA from ESTU_NUCLEO_PREGRADO'] = int(rows['GRUPOREFERENCIA'].notna().sum())
-        notes['GRUPOREFERENCIA missing: núcleo not in the map'] = int((rows['GRUPOREFERENCIA'].isna() & rows['ESTU_NUCLEO_PREGRADO'].notna()).sum())
+    if 'ESTU_NUCLEO_PREGRADO' in rows:  # where the file lacks the column, or left it blank (2019's file has none)
+        given, derived = column('GRUPOREFERENCIA'), reference_group(rows['ESTU_NUCLEO_PREGRADO'])
+        rows['GRUPOREFERENCIA'] = given.fillna(derived.astype(given.dtype))
+        notes['GRUPOREFERENCIA from ESTU_NUCLEO_PREGRADO'] = int((given.isna() & derived.notna()).sum())
+        notes['GRUPOREFERENCIA missing: núcleo not in the map'] = int((given.isna() & derived.isna() & rows['ESTU_NUCLEO_PREGRADO'].notna()).sum())
     table = rows[[c for c in COLUMNS if c in rows]]
     table['EXAM_YEAR'] = exam_year(table['PERIODO'])
     table['EXAM_SEMESTER'] = exam_semester(table['PERIODO'])

@@ -6,7 +6,7 @@
 __all__ = ['TARGET', 'NUMERIC_FEATURES', 'ORDINAL_FEATURES', 'CATEGORICAL_FEATURES', 'INSTITUTION', 'TOP_INSTITUTIONS',
            'PREDICTORS', 'MIN_ROWS', 'SPLITS', 'feature_columns', 'period_percentile', 'low_score_label', 'Split',
            'default_test_periods', 'temporal_split', 'random_split', 'split_data', 'as_labels', 'build_preprocessor',
-           'feature_groups', 'predictor_report']
+           'feature_groups', 'predictor_report', 'retired_predictors']
 
 # %% ../nbs/10_preprocess.ipynb #93b3e166
 from .config import passive_openmp
@@ -63,9 +63,9 @@ MIN_ROWS = 50  # fewest rows accepted in each of train, validation and test
 SPLITS = {  # the split a model was evaluated on, in words for the model card
     'temporal': 'Temporal: the test set is the latest exam year (or its latest period), never seen in training; '
                 'the metrics say how the model does on the next cohort.',
-    'random': 'Random: the test set is a seeded random share of the latest exam year and the model trained on the '
-              'rest, that year included (as the original system did); the metrics say how it does on students of '
-              'the cohorts it has seen, which is more optimistic than on the next cohort.'}
+    'random': 'Random: the test set is a seeded random {test_share:.0%} of the latest exam year and the model trained '
+              'on the rest, that year included (as the original system did); the metrics say how it does on students '
+              'of the cohorts it has seen, which is more optimistic than on the next cohort.'}
 
 @dataclass
 class Split:
@@ -76,9 +76,10 @@ class Split:
     train_periods:tuple
     test_periods:tuple
     kind:str = 'temporal' # how the test rows were chosen: a key of SPLITS
+    test_share:float|None = None # the random split's share of the latest exam year
 
     @property
-    def description(self)->str: return SPLITS[self.kind]
+    def description(self)->str: return SPLITS[self.kind].format(test_share=self.test_share)
 
     def summary(self)->pd.DataFrame:
         "Rows, periods and share of low scores in each part"
@@ -145,13 +146,14 @@ def random_split(clean:pd.DataFrame, # clean table with PERIODO and PUNT_GLOBAL
     clean = _scored(clean)
     periods = sorted(int(p) for p in clean['PERIODO'].unique())
     if not periods: raise BadInput('the data has no student with a global score')
-    latest_year = clean['PERIODO'].to_numpy() // 10 == periods[-1] // 10
+    latest_year = np.flatnonzero(clean['PERIODO'].to_numpy() // 10 == periods[-1] // 10)
     rng = np.random.default_rng(seed)
-    in_test = latest_year & (rng.random(len(clean)) < test_share)
+    in_test = np.zeros(len(clean), dtype=bool)  # exactly the share asked for, as the original's train_test_split
+    in_test[rng.choice(latest_year, size=round(test_share*len(latest_year)), replace=False)] = True
     rest = clean[~in_test]
     in_valid = rng.random(len(rest)) < valid_fraction
     test_periods = tuple(sorted(int(p) for p in clean.loc[in_test, 'PERIODO'].unique()))
-    return _checked(Split(rest[~in_valid], rest[in_valid], clean[in_test], tuple(periods), test_periods, 'random'),
+    return _checked(Split(rest[~in_valid], rest[in_valid], clean[in_test], tuple(periods), test_periods, 'random', test_share),
                     len(clean), periods, min_rows)
 
 # %% ../nbs/10_preprocess.ipynb #bc7886ba
@@ -213,10 +215,21 @@ def feature_groups(pre:ColumnTransformer)->list[str]: # original feature of each
 
 # %% ../nbs/10_preprocess.ipynb #cd14d8d5
 def predictor_report(pre:ColumnTransformer, # the fitted preprocessor
-                     frame:pd.DataFrame)->dict[str, list[str]]: # the training rows it was fitted on
-    "The predictors `pre` uses, and those it does not: absent (no column, or every value blank) or constant in `frame`"
+                     frame:pd.DataFrame, # the training rows it was fitted on
+                     left_out=(), # predictors dropped on purpose
+                     retired=())->dict[str, list[str]]: # predictors the latest exam year no longer asks (`retired_predictors`)
+    "The predictors `pre` uses, and those it does not: absent (no column, or every value blank), constant, left out, retired"
     used = [c for name, _, cols in pre.transformers_ if name != 'remainder' for c in cols]
-    skipped = [c for c in PREDICTORS if c not in used and not (
+    skipped = [c for c in PREDICTORS if c not in used and c not in left_out and c not in retired and not (
         'FAMI_EDUCACION_MAX' in used and c in ('FAMI_EDUCACIONPADRE', 'FAMI_EDUCACIONMADRE'))]
     absent = [c for c in skipped if c not in frame.columns or frame[c].isna().all()]
-    return dict(used=used, absent=absent, constant=[c for c in skipped if c not in absent])
+    return dict(used=used, absent=absent, constant=[c for c in skipped if c not in absent], left_out=list(left_out),
+                retired=list(retired))
+
+# %% ../nbs/10_preprocess.ipynb #f8f5dc48
+def retired_predictors(clean:pd.DataFrame)->list[str]: # predictors to leave out, in PREDICTORS order
+    "Predictors answered in earlier exam years but by no student of the latest one: the next cohort will not answer them"
+    year = clean['PERIODO'].to_numpy() // 10
+    latest = year == year.max() if len(year) else year.astype(bool)
+    return [c for c in PREDICTORS if c in clean.columns and not latest.all()
+            and clean.loc[latest, c].isna().all() and clean.loc[~latest, c].notna().any()]

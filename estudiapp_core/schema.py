@@ -12,7 +12,7 @@ __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'I
            'BIRTH_DATE_FORMATS', 'BIRTH_DATE', 'TEXTUAL_BIRTH_DATE', 'MONTHS', 'BIRTH_DATE_PLACEHOLDER', 'AGE_BOUNDS',
            'SOCIAL_FACTORS', 'DEPARTMENT_FACTORS', 'Column', 'columns_of', 'separator_of', 'exam_abroad', 'label_of',
            'spreadsheet_error', 'birth_date', 'birth_date_order', 'age_on_new_year', 'plausible_age', 'fold',
-           'department_code', 'department_name']
+           'department_code', 'department_name', 'reference_group_of']
 
 # %% ../nbs/01_schema.ipynb #265a7123
 import re, unicodedata
@@ -389,6 +389,14 @@ def department_name(value:str)->str|None: # The schema's name (as ESTU_DEPTO_RES
     "The schema's name of a department given by name, misspelling or code"
     code = department_code(value)
     return None if code is None else DEPARTMENTS[code]
+
+# %% ../nbs/01_schema.ipynb #67c9947c
+_GROUP_OF_FOLDED = {fold(nucleo): group for nucleo, group in REFERENCE_GROUP_OF_NUCLEO.items()}
+
+def reference_group_of(nucleo:str, # ESTU_NUCLEO_PREGRADO as a file spells it
+                      )->str|None: # the group in REFERENCE_GROUPS; None for an unknown núcleo
+    "ICFES's reference group of a program's núcleo, whatever its accents and case"
+    return _GROUP_OF_FOLDED.get(fold(nucleo))
 
 # %% ../nbs/01_schema.ipynb #595b30df
 SOCIAL_FACTORS = {'stratum': 'FAMI_ESTRATOVIVIENDA', 'parents_education': 'FAMI_EDUCACION_MAX',

@@ -4,18 +4,18 @@
 
 # %% auto #0
 __all__ = ['RAW_COLUMNS', 'ASKED_UNTIL_2018', 'LAST_YEAR_ASKED', 'FULL_COLUMNS', 'LAYOUTS', 'DEPARTMENT_PROFILE', 'ABROAD',
-           'HOMICIDE_WINDOW', 'NUCLEOS', 'NUCLEO_REFERENCE_GROUP', 'STRATUM_FREQ', 'FATHER_EDUCATION_FREQ',
-           'MOTHER_EDUCATION_FREQ', 'HOURS_WORKED_FREQ', 'TUITION_FREQ', 'YES_RATE', 'FEMALE_RATE', 'SEMESTER_FREQ',
-           'READING_FREQ', 'INTERNET_FREQ', 'BOOKS_FREQ', 'RURAL_RATE', 'FOREIGN_RATE', 'NATIONALITIES',
-           'EXAM_ABROAD_RATE', 'INSE_MEAN', 'INSE_SD', 'INSE_LATENT_SD', 'NSE_CUTS', 'MORE_ASSETS', 'BATHROOM_FREQ',
-           'OCCUPATIONS', 'FATHER_OCCUPATION_FREQ', 'MOTHER_OCCUPATION_FREQ', 'PREPARATION_FREQ', 'COURSE_HOURS',
-           'COURSE_TAKEN', 'BLANK_RATE', 'FAMILY_BLOCK_BLANK', 'PAYMENT_BLOCK_BLANK', 'RESIDENCE_BLANK', 'SCHOOL_BLANK',
-           'WRITING_ZERO', 'EFFECTS', 'REFERENCE_GROUP_EFFECT', 'KNOWN_EDUCATION', 'PARENT_EDUCATION_STEP',
-           'PARENT_EDUCATION_UNKNOWN', 'INSE_REFERENCE', 'INSE_SLOPE', 'INSE_BLANK', 'INSE_X_STRATUM', 'AGE_REFERENCE',
-           'AGE_SLOPE', 'AGE_SLOPE_BY_METHOD', 'AGE_EFFECT_RANGE', 'HOMICIDE_REFERENCE', 'HOMICIDE_SLOPE',
-           'FOREIGN_EFFECT', 'INSTITUTION_EFFECT_SD', 'FLAGSHIP_EFFECTS', 'SIGNAL_SCALE', 'ABILITY_CENTER', 'YEAR_MEAN',
-           'YEAR_SHIFT', 'MODULE_MEAN', 'MODULE_LOADING', 'MODULE_NOISE_SD', 'SHARED_NOISE_SD', 'GENDER_OFFSET',
-           'WRITING', 'WRITING_LEVEL_CUTS', 'ENGLISH_LEVEL_CUTS', 'N_INSTITUTIONS', 'DISTANCE_LOCAL', 'UNIVERSE_SEED',
+           'HOMICIDE_WINDOW', 'NUCLEOS', 'STRATUM_FREQ', 'FATHER_EDUCATION_FREQ', 'MOTHER_EDUCATION_FREQ',
+           'HOURS_WORKED_FREQ', 'TUITION_FREQ', 'YES_RATE', 'FEMALE_RATE', 'SEMESTER_FREQ', 'READING_FREQ',
+           'INTERNET_FREQ', 'BOOKS_FREQ', 'RURAL_RATE', 'FOREIGN_RATE', 'NATIONALITIES', 'EXAM_ABROAD_RATE',
+           'INSE_MEAN', 'INSE_SD', 'INSE_LATENT_SD', 'NSE_CUTS', 'MORE_ASSETS', 'BATHROOM_FREQ', 'OCCUPATIONS',
+           'FATHER_OCCUPATION_FREQ', 'MOTHER_OCCUPATION_FREQ', 'PREPARATION_FREQ', 'COURSE_HOURS', 'COURSE_TAKEN',
+           'BLANK_RATE', 'FAMILY_BLOCK_BLANK', 'PAYMENT_BLOCK_BLANK', 'RESIDENCE_BLANK', 'SCHOOL_BLANK', 'WRITING_ZERO',
+           'EFFECTS', 'REFERENCE_GROUP_EFFECT', 'KNOWN_EDUCATION', 'PARENT_EDUCATION_STEP', 'PARENT_EDUCATION_UNKNOWN',
+           'INSE_REFERENCE', 'INSE_SLOPE', 'INSE_BLANK', 'INSE_X_STRATUM', 'AGE_REFERENCE', 'AGE_SLOPE',
+           'AGE_SLOPE_BY_METHOD', 'AGE_EFFECT_RANGE', 'HOMICIDE_REFERENCE', 'HOMICIDE_SLOPE', 'FOREIGN_EFFECT',
+           'INSTITUTION_EFFECT_SD', 'FLAGSHIP_EFFECTS', 'SIGNAL_SCALE', 'ABILITY_CENTER', 'YEAR_MEAN', 'YEAR_SHIFT',
+           'MODULE_MEAN', 'MODULE_LOADING', 'MODULE_NOISE_SD', 'SHARED_NOISE_SD', 'GENDER_OFFSET', 'WRITING',
+           'WRITING_LEVEL_CUTS', 'ENGLISH_LEVEL_CUTS', 'N_INSTITUTIONS', 'DISTANCE_LOCAL', 'UNIVERSE_SEED',
            'CHARACTER_MIX', 'CHARACTER_SIZE', 'ORIGIN_MIX', 'LEVEL_MIX', 'SCHOOL_NAMES', 'BLOCK_ROWS', 'YES_NO_COLUMNS',
            'FAMILY_COLUMNS', 'PAYMENT_COLUMNS', 'DOCUMENT_TYPES', 'COUNTRIES_ABROAD', 'RESULT_STATUS', 'EPOCH',
            'MAX_ROWS', 'DEFAULT_PERIODS', 'LEVEL_CUTS', 'ENCODINGS', 'WRITE_CHUNK_ROWS', 'synthesize',
@@ -37,7 +37,7 @@ from .schema import (BIRTH_DATE_FORMAT, BOOKS_AT_HOME, DAILY_INTERNET, DAILY_REA
                                    INSTITUTION_ORIGIN, LOW_SCORE_PERCENTILE, MODULE_SCORES, PARENT_EDUCATION,
                                    PROGRAM_LEVEL, PROGRAM_METHOD, REFERENCE_GROUPS, REPAIRS, RESIDENCE_AREA, SEMESTER,
                                    SEPARATORS, SOCIO_ECONOMIC_LEVEL, STRATA, TUITION, TUITION_BAND_OF, TUITION_BANDS,
-                                   YES_NO, YES_NO_UPPER, age_on_new_year)
+                                   YES_NO, YES_NO_UPPER, age_on_new_year, reference_group_of)
 
 # %% ../nbs/03_synth.ipynb #a1b3581f
 RAW_COLUMNS = (
@@ -143,7 +143,7 @@ NUCLEOS = {  # núcleo: (share of examinees in %, share of women, program names)
     'INGENIERÍA MECÁNICA Y AFINES': (1.5, 0.12, ('INGENIERIA MECANICA', 'INGENIERIA MECATRONICA')),
     'INGENIERÍA ELECTRÓNICA, TELECOMUNICACIONES Y AFINES': (1.5, 0.15, ('INGENIERIA ELECTRONICA',
                                                                       'INGENIERIA EN INSTRUMENTACION Y CONTROL')),
-    'ARQUITECTURA Y AFINES': (1.5, 0.50, ('ARQUITECTURA',)),
+    'ARQUITECTURA': (1.5, 0.50, ('ARQUITECTURA',)),
     'DEPORTES, EDUCACIÓN FÍSICA Y RECREACIÓN': (1.5, 0.30, ('PROFESIONAL EN DEPORTE',)),
     'INGENIERÍA AGRONÓMICA, PECUARIA Y AFINES': (1, 0.40, ('INGENIERIA AGRONOMICA', 'INGENIERIA AGROPECUARIA')),
     'MEDICINA VETERINARIA': (1, 0.65, ('MEDICINA VETERINARIA',)),
@@ -166,26 +166,6 @@ NUCLEOS = {  # núcleo: (share of examinees in %, share of women, program names)
     'FORMACIÓN RELACIONADA CON EL CAMPO MILITAR O POLICIAL': (0.5, 0.25, ('ADMINISTRACION POLICIAL',
                                                                           'CIENCIAS MILITARES')),
 }
-
-# %% ../nbs/03_synth.ipynb #3fad2ba0
-NUCLEO_REFERENCE_GROUP = {  # núcleo: ICFES's reference group
-    'ADMINISTRACIÓN': 'ADMINISTRACIÓN Y AFINES', 'CONTADURÍA PUBLICA': 'CONTADURÍA Y AFINES',
-    'DERECHO Y AFINES': 'DERECHO', 'EDUCACIÓN': 'EDUCACIÓN', 'PSICOLOGÍA': 'PSICOLOGÍA',
-    'INGENIERÍA INDUSTRIAL Y AFINES': 'INGENIERÍA', 'INGENIERÍA DE SISTEMAS, TELEMÁTICA Y AFINES': 'INGENIERÍA',
-    'ENFERMERÍA': 'ENFERMERÍA', 'INGENIERÍA CIVIL Y AFINES': 'INGENIERÍA', 'MEDICINA': 'MEDICINA',
-    'COMUNICACIÓN SOCIAL, PERIODISMO Y AFINES': 'COMUNICACIÓN, PERIODISMO Y PUBLICIDAD', 'ECONOMÍA': 'ECONOMIA',
-    'SOCIOLOGÍA, TRABAJO SOCIAL Y AFINES': 'CIENCIAS SOCIALES', 'INGENIERÍA AMBIENTAL, SANITARIA Y AFINES': 'INGENIERÍA',
-    'INGENIERÍA MECÁNICA Y AFINES': 'INGENIERÍA', 'INGENIERÍA ELECTRÓNICA, TELECOMUNICACIONES Y AFINES': 'INGENIERÍA',
-    'ARQUITECTURA Y AFINES': 'ARQUITECTURA Y URBANISMO', 'DEPORTES, EDUCACIÓN FÍSICA Y RECREACIÓN': 'RECREACIÓN Y DEPORTES',
-    'INGENIERÍA AGRONÓMICA, PECUARIA Y AFINES': 'CIENCIAS AGROPECUARIAS', 'MEDICINA VETERINARIA': 'CIENCIAS AGROPECUARIAS',
-    'BACTERIOLOGÍA': 'SALUD', 'ODONTOLOGÍA': 'SALUD', 'TERAPIAS': 'SALUD', 'DISEÑO': 'BELLAS ARTES Y DISEÑO',
-    'CIENCIA POLÍTICA, RELACIONES INTERNACIONALES': 'CIENCIAS SOCIALES',
-    'LENGUAS MODERNAS, LITERATURA, LINGÜÍSTICA Y AFINES': 'HUMANIDADES', 'INGENIERÍA ELÉCTRICA Y AFINES': 'INGENIERÍA',
-    'INGENIERÍA AGROINDUSTRIAL, ALIMENTOS Y AFINES': 'INGENIERÍA', 'INGENIERÍA QUÍMICA Y AFINES': 'INGENIERÍA',
-    'BIOLOGÍA, MICROBIOLOGÍA Y AFINES': 'CIENCIAS NATURALES Y EXACTAS',
-    'MATEMÁTICAS, ESTADÍSTICA Y AFINES': 'CIENCIAS NATURALES Y EXACTAS', 'NUTRICIÓN Y DIETÉTICA': 'SALUD',
-    'ARTES PLÁSTICAS, VISUALES Y AFINES': 'BELLAS ARTES Y DISEÑO', 'MÚSICA': 'BELLAS ARTES Y DISEÑO',
-    'FORMACIÓN RELACIONADA CON EL CAMPO MILITAR O POLICIAL': 'CIENCIAS MILITARES Y NAVALES'}
 
 # %% ../nbs/03_synth.ipynb #f683ed8a
 def _freq(labels, weights): return dict(zip(labels, np.asarray(weights, float)/np.sum(weights)))
@@ -484,7 +464,7 @@ def _effect_arrays():
               'ESTU_AREARESIDE': RESIDENCE_AREA, 'ESTU_SEMESTRECURSA': SEMESTER, 'ESTU_DEDICACIONLECTURADIARIA': DAILY_READING,
               'ESTU_DEDICACIONINTERNET': DAILY_INTERNET, 'FAMI_NUMLIBROS': BOOKS_AT_HOME, 'ESTU_EXTERIOR': YES_NO_UPPER}
     arrays = {c: _effect_array(c, l) for c, l in labels.items()}
-    arrays['nucleo'] = np.array([REFERENCE_GROUP_EFFECT[NUCLEO_REFERENCE_GROUP[n]] for n in u.nucleo])
+    arrays['nucleo'] = np.array([REFERENCE_GROUP_EFFECT[reference_group_of(n)] for n in u.nucleo])
     arrays['age_slope'] = np.array([AGE_SLOPE_BY_METHOD[m] for m in (*PROGRAM_METHOD, '')])
     return arrays
 
@@ -682,7 +662,7 @@ def _cohort(rows:int, seed:int=0, periods=DEFAULT_PERIODS, show_progress:bool=Fa
         if not n: continue
         rng = np.random.default_rng([seed, 1_000_000 + p])
         codes['serial'][at] = 1 + rng.choice(min(max(400_000, 2*n), 9_999_999), size=n, replace=False)
-    group = np.array([REFERENCE_GROUPS.index(NUCLEO_REFERENCE_GROUP[n]) for n in _universe().nucleo])[codes['nucleo']]
+    group = np.array([REFERENCE_GROUPS.index(reference_group_of(n)) for n in _universe().nucleo])[codes['nucleo']]
     scores = np.column_stack([codes['global'], codes['scores']])
     national = _percentile_within(scores, codes['period'])
     within_group = _percentile_within(scores, codes['period'].astype(np.int32)*len(REFERENCE_GROUPS) + group)
@@ -738,7 +718,7 @@ def _tables(periods:tuple, sep:str|None=None)->dict:
         inst_town_code=_labels(u.mc_code[u.inst_mc]), inst_town_name=_labels(u.mc_name[u.inst_mc]),
         inst_nse=_labels(np.array(SOCIO_ECONOMIC_LEVEL)[u.inst_nse]),
         nucleo=_labels(u.nucleo), program=_labels(u.program), snies=_labels(u.snies.ravel()),
-        reference_group=_labels(NUCLEO_REFERENCE_GROUP[n] for n in u.nucleo),
+        reference_group=_labels(reference_group_of(n) for n in u.nucleo),
         level=_labels(PROGRAM_LEVEL), method=_labels(PROGRAM_METHOD), gender=_labels(GENDER),
         strata=_labels(STRATA), education=_labels(PARENT_EDUCATION), hours=_labels(HOURS_WORKED),
         tuition=_labels(TUITION), yes_no=_labels(YES_NO), detained=_labels('NS'),
@@ -924,7 +904,7 @@ def _code_effects()->dict:
     "Effects keyed by the file's codes and names: institution code, program field"
     u = _universe()
     return {'INST_COD_INSTITUCION': {**dict(zip(u.inst_code, u.inst_effect)), '': 0.0},
-            'ESTU_NUCLEO_PREGRADO': {**{n: REFERENCE_GROUP_EFFECT[g] for n, g in NUCLEO_REFERENCE_GROUP.items()}, '': 0.0}}
+            'ESTU_NUCLEO_PREGRADO': {**{n: REFERENCE_GROUP_EFFECT[reference_group_of(n)] for n in NUCLEOS}, '': 0.0}}
 
 def _module_expectations(frame:pd.DataFrame)->np.ndarray:
     "Expected score of each module (rows x MODULE_SCORES) given the background, for a student whose essay is not blank"

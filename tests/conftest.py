@@ -68,54 +68,25 @@ def pg_database(pg_server):
     return pg_server.new_database(f'test_{uuid.uuid4().hex[:12]}')
 
 
-# --- Full layout: the national layout's predictors on a synthetic cohort (until the synthetic data writes them) ----
+# --- Full layout: a synthetic cohort as ICFES's national files write it (synth's default layout) ------------------
 
-FULL_LAYOUT_ROWS = 12_000  # synthetic students of the full-layout tests (two periods)
-
-
-def with_full_layout(clean, seed:int=0):
-    "A clean synthetic table with the full layout's predictors added, each carrying some signal of the global score"
-    import numpy as np, pandas as pd
-    from estudiapp_core.clean import column_dtype
-    from estudiapp_core.schema import COLUMNS, REFERENCE_GROUPS
-    rng, n = np.random.default_rng(seed), len(clean)
-    z = ((clean.PUNT_GLOBAL - clean.PUNT_GLOBAL.mean()) / clean.PUNT_GLOBAL.std()).to_numpy()
-    def blanked(values, share=0.03):
-        values = np.asarray(values, dtype=object)
-        values[rng.random(n) < share] = None
-        return values
-    def ranked(labels, strength):  # labels low to high, the higher the better the score
-        x = strength * z + rng.normal(size=n)
-        return np.asarray(labels, dtype=object)[np.digitize(x, np.quantile(x, np.linspace(0, 1, len(labels) + 1)[1:-1]))]
-    def ordinal(name, strength): return pd.Series(blanked(ranked(COLUMNS[name].categories, strength)), dtype=column_dtype(name))
-    inse = np.clip(50 + 15 * (0.7 * z + 0.7 * rng.normal(size=n)), 1, 100).round(2)
-    nationality = np.where(rng.random(n) < 0.03, 'VENEZUELA', 'COLOMBIA')
-    municipality = clean.ESTU_COD_RESIDE_MCPIO.astype(object).fillna('').to_numpy(dtype=str)
-    level = pd.Series(z).groupby(municipality).transform('mean').to_numpy()  # safer towns score higher
-    town_noise = dict(zip(np.unique(municipality), rng.normal(size=len(np.unique(municipality)))))
-    added = {
-        'ESTU_INSE_INDIVIDUAL': pd.Series(np.where(rng.random(n) < 0.03, np.nan, inse)),
-        'ESTU_NSE_INDIVIDUAL': pd.Series(blanked((np.digitize(inse, [35, 50, 65]) + 1).astype(str)), dtype=column_dtype('ESTU_NSE_INDIVIDUAL')),
-        'ESTU_AREARESIDE': pd.Series(blanked(np.where(0.8 * z + rng.normal(size=n) < -1, 'Area Rural', 'Cabecera Municipal')), dtype=column_dtype('ESTU_AREARESIDE')),
-        'ESTU_SEMESTRECURSA': ordinal('ESTU_SEMESTRECURSA', 0.3),
-        'ESTU_DEDICACIONLECTURADIARIA': ordinal('ESTU_DEDICACIONLECTURADIARIA', 0.5),
-        'ESTU_DEDICACIONINTERNET': ordinal('ESTU_DEDICACIONINTERNET', 0.3),
-        'FAMI_NUMLIBROS': ordinal('FAMI_NUMLIBROS', 0.6),
-        'GRUPOREFERENCIA': pd.Series(blanked(ranked(REFERENCE_GROUPS, 0.8), 0.0), dtype=column_dtype('GRUPOREFERENCIA')),
-        'ESTU_EXTERIOR': pd.Series(np.where(rng.random(n) < 0.02, 'SI', 'NO'), dtype=column_dtype('ESTU_EXTERIOR')),
-        'ESTU_NACIONALIDAD': pd.Series(nationality, dtype='string'),
-        'FOREIGN_NATIONAL': pd.Series(np.where(nationality == 'COLOMBIA', 'No', 'Si'), dtype=pd.CategoricalDtype(['No', 'Si'])),
-        'CONTEXT_RATE': pd.Series(np.log1p(np.exp(3 - level + np.array([town_noise[m] for m in municipality])))),
-    }
-    return clean.reset_index(drop=True).assign(**added)
+FULL_LAYOUT_ROWS = 12_000  # synthetic students of the full-layout tests
+FULL_LAYOUT_PERIODS = (20183, 20195)  # two periods: the later one is the test set
 
 
 @pytest.fixture(scope='session')
-def full_layout_cohort():
-    "A clean synthetic cohort of FULL_LAYOUT_ROWS students in two periods, with the full layout's predictors added"
-    from estudiapp_core.ingest import ingest_frame
+def full_layout_raw():
+    "The raw full-layout file of FULL_LAYOUT_ROWS synthetic students (text, as `estudiapp synth` writes it)"
     from estudiapp_core.synth import synthesize
-    return with_full_layout(ingest_frame(synthesize(FULL_LAYOUT_ROWS, seed=21)).table, seed=21)
+    return synthesize(FULL_LAYOUT_ROWS, seed=21, periods=FULL_LAYOUT_PERIODS)
+
+
+@pytest.fixture(scope='session')
+def full_layout_cohort(full_layout_raw):
+    "Its clean table, with the shipped homicide context joined (CONTEXT_RATE) as `estudiapp run` does"
+    from estudiapp_core.context import homicide_context
+    from estudiapp_core.ingest import ingest_frame
+    return ingest_frame(full_layout_raw, context=homicide_context()).table
 
 
 @pytest.fixture(scope='session')
@@ -133,7 +104,8 @@ def full_layout_model(full_layout_cohort):
     linear = fit_linear(X['train'], split.train[TARGET].to_numpy(), X['valid'], split.valid[TARGET].to_numpy())
     classifier = LowScoreClassifier(max_depth=3, learning_rate=0.2).fit(
         X['train'], low_score_label(split.train).to_numpy(), X['valid'], low_score_label(split.valid).to_numpy())
-    files = bundle_files(pre, linear, classifier, {'model_version': 'full-layout'})
+    from estudiapp_core.context import homicide_context
+    files = bundle_files(pre, linear, classifier, {'model_version': 'full-layout'}, homicide_context())
     bundle = ServingBundle(json.loads(files[BUNDLE_SPEC]), files[BUNDLE_MODEL], json.loads(files[MODEL_CARD]))
     return SimpleNamespace(split=split, pre=pre, X=X, linear=linear, classifier=classifier, files=files, bundle=bundle)
 

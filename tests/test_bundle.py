@@ -52,8 +52,10 @@ def assert_same_as_sklearn(folder):
     bundle = load_bundle(store)
     students, clean = stored_test_set(store)
     X, score, probability = sklearn_path(store, clean)
+    # the rate as the run stored it, and as the bundle looks it up from the municipality and period
     X_bundle = bundle.featurize_batch(students)
     assert np.abs(X_bundle - X).max() <= 1e-6
+    assert np.abs(bundle.featurize_batch([{k: v for k, v in s.items() if k != 'CONTEXT_RATE'} for s in students]) - X).max() <= 1e-6
     answers = bundle.predict(students)
     assert np.abs(np.array([a['predicted_score'] for a in answers]) - score).max() <= 1e-6
     assert np.abs(np.array([a['low_score_probability'] for a in answers]) - probability).max() <= 1e-6
@@ -66,7 +68,7 @@ def assert_same_as_sklearn(folder):
 
 def test_bundle_matches_sklearn_on_the_whole_synthetic_test_set(synthetic_store):
     bundle, students = assert_same_as_sklearn(synthetic_store)
-    assert len(students) > 9_000
+    assert len(students) > 4_500  # 2019's two periods of 2016-2019's eight
 
 
 @pytest.mark.skipif(not REAL.exists(), reason='real sample not available')
@@ -193,6 +195,23 @@ def test_bundle_matches_sklearn_with_the_full_layouts_predictors(full_layout_mod
     assert len({p for p in institution['positions'].values()}) == institution['width']
 
 
+def test_bundle_derives_like_the_cleaning_from_the_raw_full_layout(full_layout_model, full_layout_raw):
+    "The test students as the file writes them: serving derives AGE, FOREIGN_NATIONAL, GRUPOREFERENCIA, CONTEXT_RATE itself"
+    m = full_layout_model
+    def key(t): return t.ESTU_CONSECUTIVO.astype(str) + '/' + t.PERIODO.astype(str)
+    raw = full_layout_raw.set_index(key(full_layout_raw)).loc[key(m.split.test)]
+    assert 'CONTEXT_RATE' not in raw and (raw.GRUPOREFERENCIA.fillna('') == '').all()  # 2019's file has no group
+    students = raw.astype(object).where(raw.notna(), None).to_dict('records')
+    X = m.bundle.featurize_batch(students)
+    assert np.abs(X - m.X['test']).max() <= 1e-6
+    np.testing.assert_array_equal(np.stack([m.bundle.featurize(s) for s in students[:200]]), X[:200])
+    names = m.bundle.feature_names
+    rate = names.index('numeric__CONTEXT_RATE')
+    assert len(np.unique(X[:, rate])) > 100  # looked up per municipality, not the imputed blank
+    groups = [i for i, n in enumerate(names) if n.startswith('categorical__GRUPOREFERENCIA_') and not n.endswith('_missing')]
+    assert (X[:, groups].sum(axis=1) == 1).mean() > 0.99  # derived from the núcleo
+
+
 def test_serving_derives_foreign_nationality_and_sends_unseen_institutions_to_the_shared_column(full_layout_model):
     bundle, names = full_layout_model.bundle, full_layout_model.bundle.feature_names
     student = {'PERIODO': '20195', 'ESTU_NACIONALIDAD': 'venezuela ', 'INST_COD_INSTITUCION': 'NEVER SEEN'}
@@ -207,7 +226,7 @@ def test_serving_derives_foreign_nationality_and_sends_unseen_institutions_to_th
 
 def test_a_57_column_file_is_scored_by_a_full_layout_model(full_layout_model):
     bundle = full_layout_model.bundle
-    raw = synthesize(400, seed=2)  # the datos.gov.co export's layout: none of the full layout's own columns
+    raw = synthesize(400, seed=2, layout='datos')  # the datos.gov.co export's layout: none of the full layout's own columns
     assert not set(FULL_ONLY) & set(raw.columns)
     check_students(raw)
     scores = score_frame(raw, bundle, show_progress=False)

@@ -167,13 +167,16 @@ def test_full_layout_columns_load_normalized_and_twice_write_nothing(loaded):
 
 
 def test_a_file_without_the_full_layout_loads_null(pg_database):
-    clean = load.synthetic_run(rows=400, seed=12).clean
-    assert not set(FULL_LAYOUT_ONLY) & set(clean)
+    from estudiapp_core.ingest import ingest_frame
+    from estudiapp_core.synth import synthesize
+    clean = ingest_frame(synthesize(400, seed=12, periods=(20183, 20195), layout='datos')).table  # the 57-column export
+    absent = [c for c in FULL_LAYOUT_ONLY if c != 'GRUPOREFERENCIA']  # the reference group follows from the núcleo
+    assert not set(absent) & set(clean) and clean.GRUPOREFERENCIA.notna().all()
     load.load_clean(pg_database, clean)
-    nulls = fetch(pg_database, 'SELECT count(*) FILTER (WHERE estu_inse_individual IS NULL AND gruporeferencia IS NULL AND estu_areareside '
-                               'IS NULL AND estu_semestrecursa IS NULL AND estu_nse_individual IS NULL) AS n, count(*) AS total '
-                               'FROM estudiapp.exam_result')
-    assert nulls.n[0] == nulls.total[0] == len(clean)
+    nulls = fetch(pg_database, 'SELECT count(*) FILTER (WHERE estu_inse_individual IS NULL AND estu_areareside '
+                               'IS NULL AND estu_semestrecursa IS NULL AND estu_nse_individual IS NULL) AS n, count(*) AS total, '
+                               'count(gruporeferencia) AS grouped FROM estudiapp.exam_result')
+    assert nulls.n[0] == nulls.total[0] == nulls.grouped[0] == len(clean)
     # the views still answer, with what the file has
     social = fetch(pg_database, 'SELECT count(*) AS n, count(estu_inse_individual) AS inse FROM estudiapp.mv_getsocialfactors_v2')
     assert (social.n[0], social.inse[0]) == (len(in_departments(published(clean))), 0)

@@ -9,7 +9,7 @@ from estudiapp_core.core import BadInput
 from estudiapp_core.ingest import ingest_files, ingest_frame
 from estudiapp_core.linear import fit_linear, regression_metrics
 from estudiapp_core.preprocess import (PREDICTORS, TARGET, TOP_INSTITUTIONS, build_preprocessor, feature_columns,
-                                       feature_groups, low_score_label, period_percentile, predictor_report, random_split,
+                                       feature_groups, low_score_label, period_percentile, predictor_report, random_split, retired_predictors,
                                        split_data, temporal_split)
 from estudiapp_core.synth import oracle_metrics, synthesize
 
@@ -18,8 +18,8 @@ REAL = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'saberpro_2018
 
 @pytest.fixture(scope='module')
 def cohort():
-    "A clean synthetic cohort of 40,000 students in two periods"
-    return ingest_frame(synthesize(40_000, seed=11)).table
+    "A clean synthetic cohort of 40,000 students in two periods of ICFES's full layout (the tests below are about two)"
+    return ingest_frame(synthesize(40_000, seed=11, periods=(20183, 20195))).table
 
 
 @pytest.fixture(scope='module')
@@ -109,7 +109,9 @@ def test_models_come_within_reach_of_the_oracle(fitted):
     low = {k: low_score_label(getattr(split, k)).to_numpy() for k in X}
     oracle = oracle_metrics(split.test)
     linear = fit_linear(X['train'], y['train'], X['valid'], y['valid'])
-    assert oracle['r2'] - regression_metrics(y['test'], linear.predict(X['test']))['r2'] < 0.01
+    # 0.031: the generator has interactions (INSE x stratum, age x method) and an effect for every institution, of
+    # which the 30 with most training students keep a column: beyond a linear model of these columns by design
+    assert 0 < oracle['r2'] - regression_metrics(y['test'], linear.predict(X['test']))['r2'] < 0.04
     classifier, search = search_classifier(X['train'], low['train'], X['valid'], low['valid'])
     metrics = classification_metrics(low['test'], classifier.low_score_probability(X['test']))
     assert oracle['auc'] - metrics['roc_auc'] < 0.015
@@ -130,7 +132,8 @@ def test_real_sample_beats_the_naive_baseline_honestly():
     naive = regression_metrics(y['test'], np.full(len(y['test']), y['train'].mean()))
     assert model['rmse'] < naive['rmse'] and model['r2'] < 0.3  # little signal in one institution: honest, not magic
     report = predictor_report(pre, split.train)  # the 57-column export: the full layout's predictors are absent
-    assert {'ESTU_INSE_INDIVIDUAL', 'ESTU_NSE_INDIVIDUAL', 'GRUPOREFERENCIA', 'CONTEXT_RATE'} <= set(report['absent'])
+    assert {'ESTU_INSE_INDIVIDUAL', 'ESTU_NSE_INDIVIDUAL', 'ESTU_AREARESIDE', 'CONTEXT_RATE'} <= set(report['absent'])
+    assert 'GRUPOREFERENCIA' in report['used']  # derived from the programs' núcleo, as the original did
     assert 'INST_COD_INSTITUCION' in report['constant'] and 'AGE' in report['used']
     classifier, _ = search_classifier(X['train'], low['train'], X['valid'], low['valid'])
     auc = classification_metrics(low['test'], classifier.low_score_probability(X['test']))['roc_auc']
@@ -142,21 +145,28 @@ FULL_ONLY = ('ESTU_INSE_INDIVIDUAL', 'ESTU_NSE_INDIVIDUAL', 'ESTU_AREARESIDE', '
 
 
 def test_the_full_layouts_predictors_are_used_when_present(full_layout_cohort):
-    split = temporal_split(full_layout_cohort, seed=0)
+    # 2019 no longer asks three of them (GRUPOREFERENCIA is derived from the núcleo): learnt from, their blanks would
+    # mark every 2019 student down (R² 0.270 instead of 0.338 here); the next cohort will not answer them either
+    asked_until_2018 = ['ESTU_DEDICACIONLECTURADIARIA', 'ESTU_DEDICACIONINTERNET', 'FAMI_NUMLIBROS']
+    retired = retired_predictors(full_layout_cohort)
+    assert retired == asked_until_2018
+    split = temporal_split(full_layout_cohort.drop(columns=retired), seed=0)
     pre = build_preprocessor(split.train).fit(split.train)
-    report = predictor_report(pre, split.train)
-    assert set(FULL_ONLY) | {'INST_COD_INSTITUCION'} <= set(report['used']) and report['absent'] == report['constant'] == []
-    assert set(FULL_ONLY) <= set(feature_groups(pre))
+    report = predictor_report(pre, split.train, retired=retired)
+    current = [c for c in FULL_ONLY if c not in retired]
+    assert set(current) | {'INST_COD_INSTITUCION'} <= set(report['used']) and report['absent'] == report['constant'] == []
+    assert report['retired'] == retired and set(current) <= set(feature_groups(pre))
     cols = feature_columns(split.train)
     assert cols['numeric'] == ['AGE', 'CONTEXT_RATE', 'ESTU_INSE_INDIVIDUAL'] and 'ESTU_SEMESTRECURSA' in cols['ordinal']
-    # they carry signal here, so a linear model with them beats the same model on the 57 columns only
+    # they carry signal, so a linear model with them beats the same model on the 57 columns only (0.338 against 0.316:
+    # stratum, parents' education and the institution already carry much of what INSE says)
     def r2(train, valid, test):
         pre = build_preprocessor(train).fit(train)
         linear = fit_linear(pre.transform(train), train[TARGET].to_numpy(), pre.transform(valid), valid[TARGET].to_numpy())
         return regression_metrics(test[TARGET].to_numpy(), linear.predict(pre.transform(test)))['r2']
-    without = [p.drop(columns=list(FULL_ONLY)) for p in (split.train, split.valid, split.test)]
-    assert r2(split.train, split.valid, split.test) > r2(*without) + 0.1
-    assert set(predictor_report(build_preprocessor(without[0]).fit(without[0]), without[0])['absent']) == set(FULL_ONLY)
+    without = [p.drop(columns=current) for p in (split.train, split.valid, split.test)]
+    assert r2(split.train, split.valid, split.test) > r2(*without) + 0.015
+    assert set(predictor_report(build_preprocessor(without[0]).fit(without[0]), without[0], retired=retired)['absent']) == set(current)
 
 
 def test_ordinals_follow_the_schema_order(full_layout_cohort):
