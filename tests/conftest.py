@@ -105,7 +105,7 @@ def full_layout_model(full_layout_cohort):
     classifier = LowScoreClassifier(max_depth=3, learning_rate=0.2).fit(
         X['train'], low_score_label(split.train).to_numpy(), X['valid'], low_score_label(split.valid).to_numpy())
     from estudiapp_core.context import homicide_context
-    files = bundle_files(pre, linear, classifier, {'model_version': 'full-layout'}, homicide_context())
+    files = bundle_files(pre, linear, classifier, {'model_version': 'full-layout'}, context=homicide_context())
     bundle = ServingBundle(json.loads(files[BUNDLE_SPEC]), files[BUNDLE_MODEL], json.loads(files[MODEL_CARD]))
     return SimpleNamespace(split=split, pre=pre, X=X, linear=linear, classifier=classifier, files=files, bundle=bundle)
 

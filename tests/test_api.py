@@ -468,7 +468,7 @@ def test_a_few_answers_get_a_prediction_that_lists_what_was_filled_in(client, se
     r = client.post('/v1/predict?top_k=10', json=FEW)
     assert r.status_code == 200
     [answer] = r.json()['predictions']
-    assert {'ESTU_GENERO', 'FAMI_TIENEINTERNET', 'FAMI_NUMLIBROS'} <= set(answer['filled_in'])
+    assert {'ESTU_GENERO', 'FAMI_TIENEINTERNET', 'INST_COD_INSTITUCION'} <= set(answer['filled_in'])
     assert not {'ESTU_INSE_INDIVIDUAL', 'AGE', 'FAMI_EDUCACION_MAX'} & set(answer['filled_in'])  # sent, or derived from what was
     assert 0.5 <= answer['known_weight'] < 1
     assert not {reason['feature'] for reason in answer['reasons']} & set(answer['filled_in'])  # no reason is a gap
