@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['BUNDLE_SPEC', 'BUNDLE_MODEL', 'MODEL_CARD', 'BUNDLE_FORMAT', 'RISK_BANDS', 'DERIVED_FROM', 'DERIVATION_INPUTS',
-           'MIN_KNOWN_WEIGHT', 'FEATURE_WORDS', 'DERIVED_LABELS', 'DERIVED_NUMBERS', 'risk_band', 'apply_calibration',
-           'raw_value', 'derive', 'export_preprocessor', 'Scaled', 'OneHot', 'plans_of', 'Featurizer', 'neutral_values',
+           'MIN_KNOWN_WEIGHT', 'FEATURE_WORDS', 'DERIVED_NUMBERS', 'risk_band', 'apply_calibration', 'raw_value',
+           'derive', 'export_preprocessor', 'Scaled', 'OneHot', 'plans_of', 'Featurizer', 'neutral_values',
            'fields_for', 'TooLittleKnown', 'feature_words', 'reason_text', 'ServingBundle', 'validate_student',
            'bundle_spec', 'context_rates', 'derivation_of_clean', 'model_card_bytes', 'bundle_files', 'load_bundle']
 
@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from fastcore.basics import patch
 from .core import BadInput
-from .schema import (AGE_BOUNDS, COLUMNS, DANE_CODE_WIDTH, DERIVED, PARENT_EDUCATION, REFERENCE_GROUP_OF_NUCLEO,
+from .schema import (AGE_BOUNDS, COLUMNS, DANE_CODE_WIDTH, DERIVED, DERIVED_LABELS, PARENT_EDUCATION, REFERENCE_GROUP_OF_NUCLEO,
                                    SPELLINGS, TUITION_BAND_OF, TUITION_BANDS, YES_NO, age_on_new_year, birth_date,
                                    department_code, fold, label_of)
 
@@ -547,7 +547,6 @@ def predict(self:ServingBundle, students:list[dict], # raw ICFES fields by schem
             for i in range(n)]
 
 # %% ../nbs/45_bundle.ipynb #a9bf04ec
-DERIVED_LABELS = {'FAMI_EDUCACION_MAX': PARENT_EDUCATION, 'TUITION_BAND': TUITION_BANDS, 'FOREIGN_NATIONAL': YES_NO}
 DERIVED_NUMBERS = ('AGE', 'CONTEXT_RATE')  # derived inputs a request may send as numbers
 
 def validate_student(student:dict):

@@ -17,7 +17,7 @@ from psycopg2 import sql
 
 from .core import BadInput, sha256_bytes
 from .pg import connect, database_url
-from .schema import COLUMNS, PARENT_EDUCATION, TUITION_BANDS, YES_NO
+from .schema import COLUMNS, DERIVED_LABELS
 
 # %% ../nbs/51_db.ipynb #c55f52e5
 SCHEMA = 'estudiapp'  # the PostgreSQL schema that holds every table and view
@@ -257,7 +257,7 @@ ANSWER_TYPES = {'ESTU_GENERO': 'gender', 'FAMI_ESTRATOVIVIENDA': 'stratum', 'FAM
                 'ESTU_AREARESIDE': 'residence_area', 'ESTU_SEMESTRECURSA': 'semester', 'FOREIGN_NATIONAL': 'yes_no'}
 # The answers of each category and ordinal column, in the schema's order (the derived ones too)
 ANSWER_LABELS = {**{name: c.categories for name, c in COLUMNS.items() if c.kind in ('category', 'ordinal')},
-                 'FAMI_EDUCACION_MAX': PARENT_EDUCATION, 'TUITION_BAND': TUITION_BANDS, 'FOREIGN_NATIONAL': YES_NO}
+                 **DERIVED_LABELS}
 
 # %% ../nbs/51_db.ipynb #fe790320
 def answer_types_sql()->str:

@@ -29,7 +29,7 @@ from .explain import global_importance, group_shap, shap_files, shap_values
 from .linear import coefficient_summary, fit_linear, linear_coefficients, regression_metrics
 from .preprocess import (PREDICTORS, SPLITS, TARGET, build_preprocessor, feature_columns, feature_groups,
                                        low_score_label, predictor_report, retired_predictors, split_data)
-from .schema import COLUMNS
+from .schema import BIRTH_DATE_FORMAT, COLUMNS
 from .store import open_store
 
 # %% ../nbs/80_pipeline.ipynb #19c7a8c2
@@ -42,7 +42,7 @@ def raw_layout(clean:pd.DataFrame)->pd.DataFrame: # the schema's columns as text
     for name, column in COLUMNS.items():
         if name not in clean.columns: continue
         values = clean[name]
-        if column.kind == 'date': text = values.dt.strftime('%d/%m/%Y')
+        if column.kind == 'date': text = values.dt.strftime(BIRTH_DATE_FORMAT)
         elif column.kind in ('score', 'percentile'):
             whole = values.dropna().mod(1).eq(0).all()
             text = values.astype('Int64').astype('string') if whole else values.astype('string')

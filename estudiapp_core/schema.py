@@ -7,12 +7,13 @@ __all__ = ['YES_NO', 'STRATA', 'PARENT_EDUCATION', 'TUITION', 'HOURS_WORKED', 'I
            'PROGRAM_METHOD', 'PROGRAM_LEVEL', 'TUITION_SOURCE', 'GENDER', 'ENGLISH_LEVEL', 'YES_NO_UPPER',
            'RESIDENCE_AREA', 'SEMESTER', 'SOCIO_ECONOMIC_LEVEL', 'DAILY_READING', 'DAILY_INTERNET', 'BOOKS_AT_HOME',
            'REFERENCE_GROUPS', 'DEPARTMENTS', 'MODULE_SCORES', 'COLUMNS', 'FULL_LAYOUT', 'REPAIRS', 'DERIVED',
-           'DERIVED_FEATURES', 'TUITION_BANDS', 'TUITION_BAND_OF', 'LOW_SCORE_PERCENTILE', 'REFERENCE_GROUP_OF_NUCLEO',
-           'SEPARATORS', 'DANE_CODE_WIDTH', 'EXAM_PLACE_CODES', 'SPELLINGS', 'SPREADSHEET_ERRORS', 'BIRTH_DATE_FORMAT',
-           'BIRTH_DATE_FORMATS', 'BIRTH_DATE', 'TEXTUAL_BIRTH_DATE', 'MONTHS', 'BIRTH_DATE_PLACEHOLDER', 'AGE_BOUNDS',
-           'SOCIAL_FACTORS', 'DEPARTMENT_FACTORS', 'Column', 'columns_of', 'separator_of', 'exam_abroad', 'label_of',
-           'spreadsheet_error', 'birth_date', 'birth_date_order', 'age_on_new_year', 'plausible_age', 'fold',
-           'department_code', 'department_name', 'reference_group_of']
+           'DERIVED_FEATURES', 'TUITION_BANDS', 'TUITION_BAND_OF', 'DERIVED_LABELS', 'LOW_SCORE_PERCENTILE',
+           'REFERENCE_GROUP_OF_NUCLEO', 'SEPARATORS', 'DANE_CODE_WIDTH', 'EXAM_PLACE_CODES', 'SPELLINGS',
+           'SPREADSHEET_ERRORS', 'BIRTH_DATE_FORMAT', 'BIRTH_DATE_FORMATS', 'BIRTH_DATE', 'TEXTUAL_BIRTH_DATE',
+           'MONTHS', 'BIRTH_DATE_PLACEHOLDER', 'AGE_BOUNDS', 'SOCIAL_FACTORS', 'DEPARTMENT_FACTORS', 'Column',
+           'columns_of', 'separator_of', 'exam_abroad', 'label_of', 'spreadsheet_error', 'birth_date',
+           'birth_date_order', 'age_on_new_year', 'plausible_age', 'fold', 'department_code', 'department_name',
+           'reference_group_of']
 
 # %% ../nbs/01_schema.ipynb #265a7123
 import re, unicodedata
@@ -234,6 +235,8 @@ DERIVED_FEATURES = ('AGE', 'FAMI_EDUCACION_MAX', 'TUITION_BAND', 'FOREIGN_NATION
 TUITION_BANDS = ('none', 'low', 'medium', 'high')
 # ICFES's eight tuition brackets in four bands (the reasons are in the cleaning notebook)
 TUITION_BAND_OF = dict(zip(TUITION, ('none', 'low', 'low', 'medium', 'medium', 'high', 'high', 'high')))
+# the answers of the derived categories, as the clean table, the serving bundle and the database spell them
+DERIVED_LABELS = {'FAMI_EDUCACION_MAX': PARENT_EDUCATION, 'TUITION_BAND': TUITION_BANDS, 'FOREIGN_NATIONAL': YES_NO}
 LOW_SCORE_PERCENTILE = 50  # "low score": global score at or below the period's median (the seed's definition)
 
 # %% ../nbs/01_schema.ipynb #42781c1b

@@ -19,10 +19,10 @@ from urllib.parse import unquote_plus
 import numpy as np
 from fastcore.basics import patch
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
-from .bundle import DERIVED_LABELS, DERIVED_NUMBERS, TooLittleKnown, feature_words, fields_for
+from .bundle import DERIVED_NUMBERS, TooLittleKnown, feature_words, fields_for
 from .config import Settings, get_settings
 from .core import BadInput
-from .schema import COLUMNS, REPAIRS, department_name, separator_of
+from .schema import COLUMNS, DERIVED_LABELS, REPAIRS, department_name, separator_of
 
 # %% ../nbs/60_serving.ipynb #3eb42da8
 MAX_TEXT = 200  # longest accepted free-text value; nothing in a Saber Pro file comes close
