@@ -547,7 +547,8 @@ def predict(self:ServingBundle, students:list[dict], # raw ICFES fields by schem
             for i in range(n)]
 
 # %% ../nbs/45_bundle.ipynb #a9bf04ec
-DERIVED_NUMBERS = ('AGE', 'CONTEXT_RATE')  # derived inputs a request may send as numbers
+DERIVED_NUMBERS = {'AGE': AGE_BOUNDS,  # derived inputs a request may send as numbers, with their bounds
+                   'CONTEXT_RATE': (0, 100_000)}  # a rate per 100,000 people (or its log): more would overflow the features
 
 def validate_student(student:dict):
     "Raise `BadInput` naming the field if `student` has an unknown field or a value outside the schema"
@@ -566,7 +567,7 @@ def validate_student(student:dict):
         elif name in DERIVED_NUMBERS or (column is not None and column.kind in ('score', 'percentile', 'number')):
             try: number = float(value)
             except (TypeError, ValueError): raise BadInput(f'{name}: {given!r} is not a number') from None
-            low, high = (column.low, column.high) if column is not None else (0, math.inf)
+            low, high = (column.low, column.high) if column is not None else DERIVED_NUMBERS[name]
             if not (low <= number <= high): raise BadInput(f'{name}: {given!r} is outside {low}-{high}')
         elif name == 'PERIODO':
             if not re.fullmatch(r'20\d\d[1-5]', str(value).strip()):

@@ -51,7 +51,8 @@ def _field(column)->tuple:
 
 def _derived_field(name:str)->tuple:
     "Type and default of a derived model input a client may send instead of the fields it is computed from"
-    kind = Literal[DERIVED_LABELS[name]] if name in DERIVED_LABELS else Annotated[float, Field(ge=0)]
+    if name in DERIVED_LABELS: kind = Literal[DERIVED_LABELS[name]]
+    else: kind = Annotated[float, Field(ge=DERIVED_NUMBERS[name][0], le=DERIVED_NUMBERS[name][1])]
     return (Annotated[Union[kind, None], BeforeValidator(_cleaner(name))],
             Field(None, description=f'{feature_words(name)} (derived: computed from the raw fields unless sent)'))
 

@@ -506,3 +506,11 @@ def test_a_bundle_without_neutral_values_answers_as_before(serving_store, tmp_pa
     [answer] = r.json()['predictions']
     assert answer['filled_in'] == [] and answer['known_weight'] is None
     assert same(answer, json.loads(json.dumps(old.predict([{}])[0])))
+
+
+@pytest.mark.parametrize('field', ['AGE', 'CONTEXT_RATE'])
+def test_a_huge_derived_number_is_refused_naming_it(client, field):
+    "A derived number near the float limit overflowed the scaled features into a 500 (found by fuzzing): now a 422"
+    r = client.post('/v1/predict', json={**STUDENT, field: 1e308})
+    assert r.status_code == 422, r.text
+    assert any(f['field'].endswith(field) for f in r.json()['fields']), r.json()
