@@ -25,7 +25,7 @@ def raw_rows():
     "Raw rows to break: the real sample, or a synthetic cohort in the same layout on a fresh clone"
     if SAMPLE.exists(): return pd.read_csv(SAMPLE, dtype=str, keep_default_na=False, encoding='utf-8-sig')
     synth = pytest.importorskip('estudiapp_core.synth')
-    return synth.synthesize(300, seed=3)
+    return synth.synthesize(300, seed=3, layout='datos')  # the export's 57 columns, as the real sample
 
 
 @pytest.fixture(scope='module')
@@ -301,7 +301,7 @@ BROKEN = {  # name: (make a broken file from raw rows, fragments its message mus
     'garbage_binary': (lambda o: b'PERIODO,ESTU_CONSECUTIVO\n' + bytes(range(256)) * 4, ['line 2: binary data (a NUL byte']),
     'zip_archive': (lambda o: _zip(o), ['is a zip archive: unzip it first']),
     'repeated_column': (lambda o: _text([_lines(o)[0] + ',periodo'] + [l + ',20183' for l in _lines(o)[1:]]),
-                        lambda o: [f'line 1, column PERIODO: appears twice (fields 1 and {o.shape[1] + 1})']),
+                        lambda o: [f'line 1, column PERIODO: appears twice (fields {o.columns.get_loc("PERIODO") + 1} and {o.shape[1] + 1})']),
 }
 
 def _zip(raw_rows):
