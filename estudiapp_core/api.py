@@ -25,7 +25,7 @@ from .core import BadInput
 from .schema import DEPARTMENT_FACTORS, SOCIAL_FACTORS
 from .serving import (LEGACY_KEYS, MAX_BATCH, AnswerTooLarge, ErrorBody, FieldError, PredictBody,
                                     Predictions, SeedAnswer, Serving, Unavailable, error_body, student_fields,
-                                    validation_error)
+                                    server_arguments, validation_error)
 
 # %% ../nbs/65_api.ipynb #5c07639d
 log = logging.getLogger('estudiapp.api')
@@ -453,10 +453,7 @@ def openapi_text()->str:
 # %% ../nbs/65_api.ipynb #59689319
 def cli_arguments(parser):
     "Options of `estudiapp serve`"
-    parser.add_argument('--host', default='127.0.0.1', help='interface to listen on')
-    parser.add_argument('--port', type=int, default=8000, help='port to listen on')
-    parser.add_argument('--store', default=None, help='artifact store: a folder or s3://bucket/prefix '
-                        '(default: BUCKET_NAME and ARTIFACTS_PREFIX when set, else ARTIFACTS_DIR)')
+    server_arguments(parser, port=8000)
     parser.add_argument('--openapi', metavar='FILE', default=None, help='write the OpenAPI document to FILE and exit')
 
 def _port_free(host:str, port:int)->bool:

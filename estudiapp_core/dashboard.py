@@ -24,7 +24,7 @@ from .context import department_boundaries
 from .core import BadInput
 from .queries import _rows, check_int, departments, score_trend
 from .schema import COLUMNS
-from .serving import EXAMPLE_STUDENT, Serving
+from .serving import EXAMPLE_STUDENT, Serving, server_arguments
 
 # %% ../nbs/70_dashboard.ipynb #8f33a24d
 def exam_years(db=None)->list[int]: # Years with published results, ascending
@@ -284,10 +284,7 @@ def dashboard_app(db, # Database (URL or None for the configured one)
 # %% ../nbs/70_dashboard.ipynb #95f5dc8c
 def cli_arguments(parser):
     "Options of `estudiapp dashboard`"
-    parser.add_argument('--host', default='127.0.0.1', help='interface to listen on')
-    parser.add_argument('--port', type=int, default=5006, help='port to listen on')
-    parser.add_argument('--store', default=None, help='artifact store: a folder or s3://bucket/prefix '
-                        '(default: BUCKET_NAME and ARTIFACTS_PREFIX when set, else ARTIFACTS_DIR)')
+    server_arguments(parser, port=5006)
     parser.add_argument('--database-url', default=None, help='PostgreSQL URL (default: DATABASE_URL, else the embedded server in PGDATA_DIR)')
 
 def cli_main(args)->int:

@@ -10,7 +10,7 @@ __all__ = ['MAX_TEXT', 'EXAMPLE_STUDENT', 'Student', 'MAX_BATCH', 'PredictBody',
            'FieldProblem', 'ErrorBody', 'error_body', 'validation_error', 'Unavailable', 'artifact_problem',
            'FieldError', 'NotFound', 'printable', 'SeedBodyError', 'parse_seed_body', 'asked_department', 'Dataset',
            'pandas_float', 'frame_json', 'AnswerTooLarge', 'seed_answer', 'SeedAnswer', 'probability_bin',
-           'features_by_bin', 'Serving', 'InvalidStudent', 'TooUnknown']
+           'features_by_bin', 'Serving', 'InvalidStudent', 'TooUnknown', 'server_arguments']
 
 # %% ../nbs/60_serving.ipynb #12fa6c21
 import csv, io, json, logging, math, threading, time
@@ -613,3 +613,12 @@ def close(self:Serving):
         if getattr(self, '_db', None) is not None:
             self._db_stack.close()
             self._db = None
+
+# %% ../nbs/60_serving.ipynb #d9ef0a1d
+def server_arguments(parser, # an `argparse` parser (or subparser)
+                     port:int): # the server's default port
+    "The options every local server of the package takes: where it listens, and the artifact store it reads"
+    parser.add_argument('--host', default='127.0.0.1', help='interface to listen on')
+    parser.add_argument('--port', type=int, default=port, help='port to listen on')
+    parser.add_argument('--store', default=None, help='artifact store: a folder or s3://bucket/prefix '
+                        '(default: BUCKET_NAME and ARTIFACTS_PREFIX when set, else ARTIFACTS_DIR)')
