@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['BUNDLE_SPEC', 'BUNDLE_MODEL', 'MODEL_CARD', 'BUNDLE_FORMAT', 'RISK_BANDS', 'DERIVED_FROM', 'DERIVATION_INPUTS',
-           'MIN_KNOWN_WEIGHT', 'FEATURE_WORDS', 'DERIVED_NUMBERS', 'risk_band', 'apply_calibration', 'raw_value',
-           'derive', 'export_preprocessor', 'Scaled', 'OneHot', 'plans_of', 'Featurizer', 'neutral_values',
-           'fields_for', 'TooLittleKnown', 'feature_words', 'reason_text', 'ServingBundle', 'validate_student',
-           'bundle_spec', 'context_rates', 'derivation_of_clean', 'model_card_bytes', 'bundle_files', 'load_bundle']
+           'MIN_KNOWN_WEIGHT', 'PATTERN_MIN_ROWS', 'PATTERN_MAX_SPLITS', 'PATTERN_ENUMERATE_SPLITS', 'FEATURE_WORDS',
+           'DERIVED_NUMBERS', 'risk_band', 'apply_calibration', 'raw_value', 'derive', 'export_preprocessor', 'Scaled',
+           'OneHot', 'plans_of', 'Featurizer', 'neutral_values', 'fields_for', 'TooLittleKnown', 'TreePatterns',
+           'DecisionPatterns', 'feature_words', 'reason_text', 'ServingBundle', 'validate_student', 'bundle_spec',
+           'context_rates', 'derivation_of_clean', 'model_card_bytes', 'bundle_files', 'load_bundle']
 
 # %% ../nbs/45_bundle.ipynb #3adfe6db
-import importlib.util, json, math, re, sys, types
+import importlib.util, json, math, re, sys, threading, types
 from typing import NamedTuple
 import numpy as np
 from fastcore.basics import patch
@@ -387,6 +388,104 @@ class TooLittleKnown(BadInput):
         super().__init__(f"too little is known to predict: the fields sent carry {known_weight:.0%} of the model's "
                          f"explanatory weight, at least {MIN_KNOWN_WEIGHT:.0%} is needed; most informative not sent: {shown}")
 
+# %% ../nbs/45_bundle.ipynb #0c8c7693
+PATTERN_MIN_ROWS = 2_000  # fewer rows: XGBoost's TreeSHAP is as fast, and a request sets nothing up
+PATTERN_MAX_SPLITS = 15  # splits of the largest tree tabled (a full depth-4 tree); larger trees: XGBoost's TreeSHAP
+PATTERN_ENUMERATE_SPLITS = 8  # a tree with at most this many splits learns every possible pattern at once (<= 256 rows)
+
+class TreePatterns:
+    "One tree's splits, and the contributions learned so far for each pattern of decisions"
+    def __init__(self, tree:dict): # a tree of XGBoost's JSON model
+        split = np.flatnonzero(np.array(tree['left_children']) != -1)
+        self.features = np.array(tree['split_indices'], dtype=np.int64)[split]  # feature column of each split
+        self.thresholds = np.array(tree['split_conditions'], dtype=np.float32)[split]  # left when the value is below
+        self.default_left = np.array(tree['default_left'], dtype=bool)[split]  # where a missing value goes
+        self.categorical = bool(np.any(np.array(tree['split_type'])[split]))
+        self.used = np.unique(self.features)  # the only feature columns the tree contributes to
+        self.slot = np.full(1 << min(len(split), PATTERN_MAX_SPLITS), -1, dtype=np.int32)  # pattern -> row of `values`
+        self.values = np.zeros((0, len(self.used)), dtype=np.float32)  # one row per pattern seen
+
+    def patterns(self, columns:np.ndarray)->np.ndarray: # per row: bit k set when the row goes left at split k
+        "Each row's pattern of decisions, from the float32 feature columns (one row per feature)"
+        pattern = np.zeros(columns.shape[1], dtype=np.uint8 if len(self.features) <= 8 else np.uint16)
+        for bit, (feature, threshold, missing_left) in enumerate(zip(self.features, self.thresholds, self.default_left)):
+            values = columns[feature]
+            left = values < threshold  # NaN compares false: right, unless the split sends missing values left
+            if missing_left: left |= np.isnan(values)
+            pattern |= left.view(np.uint8).astype(pattern.dtype) << bit
+        return pattern
+
+    def every_pattern(self, width:int)->tuple[np.ndarray, np.ndarray]: # (rows of `width` features, the pattern of each)
+        "A row for each pattern some values can give: each feature on the side every split asks of it, or missing"
+        left = (np.arange(1 << len(self.features))[:, None] >> np.arange(len(self.features)) & 1).astype(bool)
+        rows = np.zeros((len(left), width), dtype=np.float32)
+        for feature in self.used:
+            on = self.features == feature
+            below = np.where(left[:, on], self.thresholds[on], np.inf).min(axis=1)  # going left: value < threshold
+            at_least = np.where(left[:, on], -np.inf, self.thresholds[on]).max(axis=1)  # going right: value >= threshold
+            value = np.where(np.isfinite(at_least), at_least, np.nextafter(below, np.float32(-np.inf)))
+            rows[:, feature] = np.where(value < below, value, np.nan)  # no number fits: missing may
+        shown = self.patterns(np.ascontiguousarray(rows.T))
+        real = shown == np.arange(len(rows))  # a pattern no values give never occurs
+        return rows[real], shown[real]
+
+class DecisionPatterns:
+    "Exact TreeSHAP of many rows: each tree explained once per pattern of split decisions, not once per row"
+    def __init__(self, booster, xgb, trees:list[TreePatterns]):
+        self._booster, self._xgb, self.trees = booster, xgb, trees
+        self._one_tree = {}  # tree -> a booster of that tree alone, sliced when first needed
+        self._bias = None  # the expected margin: the same for every row
+        self._lock = threading.Lock()  # one thread at a time learns new patterns
+
+    @classmethod
+    def of(cls, booster, xgb)->'DecisionPatterns|None':
+        "The patterns of a booster of numeric trees with one output; None where they do not apply"
+        learner = json.loads(booster.save_raw('json'))['learner']
+        booster_json, output = learner['gradient_booster'], learner['learner_model_param']
+        if (booster_json['name'] != 'gbtree' or booster_json['model']['gbtree_model_param']['num_parallel_tree'] != '1'
+            or output.get('num_class', '0') != '0' or output.get('num_target', '1') != '1'): return None  # dart, forests, multi-output
+        trees = [TreePatterns(tree) for tree in booster_json['model']['trees']]
+        if any(t.categorical or len(t.features) > PATTERN_MAX_SPLITS for t in trees): return None
+        return cls(booster, xgb, trees)
+
+# %% ../nbs/45_bundle.ipynb #c3d10f91
+@patch
+def _explain(self:DecisionPatterns, t:int, rows:np.ndarray, patterns:np.ndarray):
+    "Learn tree `t`'s contributions for new distinct `patterns` from `rows` that show them, with XGBoost"
+    tree = self.trees[t]
+    if t not in self._one_tree: self._one_tree[t] = self._booster[t:t + 1]
+    phi = self._one_tree[t].predict(self._xgb.DMatrix(rows), pred_contribs=True, validate_features=False)
+    tree.values = np.concatenate([tree.values, phi[:, tree.used]])  # grown before the slots point into it
+    tree.slot[patterns] = np.arange(len(tree.values) - len(patterns), len(tree.values))
+
+@patch
+def _learn(self:DecisionPatterns, t:int, X:np.ndarray, pattern:np.ndarray)->np.ndarray: # each row's slot
+    "Learn the patterns tree `t` has not seen: all at once for a small tree, else those the rows of `X` show"
+    tree = self.trees[t]
+    with self._lock:
+        if not len(tree.values) and len(tree.features) <= PATTERN_ENUMERATE_SPLITS:
+            self._explain(t, *tree.every_pattern(X.shape[1]))
+        rows = np.flatnonzero(tree.slot[pattern] < 0)
+        new, first = np.unique(pattern[rows], return_index=True)
+        if len(new): self._explain(t, X[rows[first]], new)
+    return tree.slot[pattern]
+
+@patch
+def __call__(self:DecisionPatterns, X:np.ndarray)->np.ndarray: # (rows, features + 1): last column the bias
+    "The contributions of every row, as XGBoost's `pred_contribs=True` gives them, bit for bit"
+    X = np.asarray(X, dtype=np.float32)  # XGBoost compares float32 values with float32 thresholds
+    columns = np.ascontiguousarray(X.T)  # a split reads one feature of every row
+    out = np.zeros((X.shape[1] + 1, len(X)), dtype=np.float32)
+    for t, tree in enumerate(self.trees):  # in tree order, in float32: XGBoost's own sums
+        pattern = tree.patterns(columns)
+        slot = tree.slot.take(pattern)
+        if slot.min(initial=0) < 0: slot = self._learn(t, X, pattern)
+        values = tree.values.T  # one row per feature the tree uses
+        for row, feature in zip(values, tree.used): out[feature] += row.take(slot)
+    if self._bias is None: self._bias = self._booster.predict(self._xgb.DMatrix(X[:1]), pred_contribs=True)[0, -1]
+    out[-1] = self._bias
+    return np.ascontiguousarray(out.T)  # row-major, as XGBoost's: row sums add in the same order
+
 # %% ../nbs/45_bundle.ipynb #5f00facd
 FEATURE_WORDS = {  # plain words for the derived inputs and where a schema description is not plain enough
     'AGE': 'age at the exam', 'FAMI_EDUCACION_MAX': "parents' highest education",
@@ -441,6 +540,7 @@ class ServingBundle:
         weights = spec.get('mean_abs_shap') or {}  # explanatory weight of each input (mean |SHAP|), from training
         self.weights = {name: float(weights.get(name, 0.0)) for name in self.group_names}
         self._total_weight = sum(self.weights.values())
+        self._patterns = False  # `DecisionPatterns`, built for the first large batch (None where they do not apply)
 
     def featurize(self, student:dict)->np.ndarray: return self.featurizer.featurize(student)
     def featurize_batch(self, students:list[dict])->np.ndarray: return self.featurizer.featurize_batch(students)
@@ -458,7 +558,10 @@ def score(self:ServingBundle, X:np.ndarray)->np.ndarray:
 
 @patch
 def contributions(self:ServingBundle, X:np.ndarray)->np.ndarray: # (rows, features + 1): last column the bias
-    "SHAP contributions to the log-odds of a low score, from XGBoost's exact TreeSHAP"
+    "SHAP contributions to the log-odds of a low score: XGBoost's exact TreeSHAP, by decision patterns for many rows"
+    if len(X) >= PATTERN_MIN_ROWS:
+        if self._patterns is False: self._patterns = DecisionPatterns.of(self.booster, self._xgb)
+        if self._patterns is not None: return self._patterns(X)
     dmatrix = self._xgb.DMatrix(X, nthread=self.nthread)
     return self.booster.predict(dmatrix, pred_contribs=True, validate_features=False)
 

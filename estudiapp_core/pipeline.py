@@ -339,15 +339,17 @@ def load_database(run:Run, # a published run, with its clean table
                   store, # the store the run was published to
                   database:str|None=None, # PostgreSQL URL; None: DATABASE_URL, else the embedded server
                   show_progress:bool|None=None)->dict: # what was loaded, and where
-    "Score the run's students with the published bundle, then load results, predictions and model card"
-    import os
+    "Score the run's students with the published bundle while their results load, then load predictions and model card"
+    from concurrent.futures import ThreadPoolExecutor
     from estudiapp_core.bundle import load_bundle
     from estudiapp_core.scoring import score_frame
-    from estudiapp_core.load import load_run
+    from estudiapp_core.load import conform_predictions, load_run
     from estudiapp_core.pg import database_url, safe_url
-    # every core: exact TreeSHAP of every student is most of this step, and XGBoost computes it in parallel
-    predictions = score_frame(run.clean, load_bundle(store, nthread=os.cpu_count() or 1), show_progress=show_progress)
-    report = load_run(database, run.clean, predictions, run.model_card)
+    bundle = load_bundle(store)
+    def scored(): return conform_predictions(score_frame(run.clean, bundle, show_progress=show_progress), bundle.model_version)
+    with ThreadPoolExecutor(1) as scorer:  # the server writes the results while this process scores: two cores busy
+        predictions = scorer.submit(scored)
+        report = load_run(database, run.clean, predictions, run.model_card)
     return dict(report, url=safe_url(database or database_url()))
 
 # %% ../nbs/80_pipeline.ipynb #dcbeaeaa

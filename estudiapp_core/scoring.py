@@ -68,7 +68,10 @@ def score_frame(frame:pd.DataFrame, # students, raw or clean
                 chunk:int=CHUNK, show_progress:bool|None=None)->pd.DataFrame:
     "Predicted score and interval, P(low score), risk band and top-k reasons of every student"
     inputs = [name for name in bundle.featurizer.inputs if name in frame.columns]
-    parts = []
+    parts, texts = [], {}
+    def sentence(name, value, raises:bool)->str:  # depends on the feature, value and direction alone: each written once
+        if (name, value, raises) not in texts: texts[name, value, raises] = reason_text(name, value, 1.0 if raises else -1.0)
+        return texts[name, value, raises]
     bar = progress(total=len(frame), desc='scoring', unit='student', unit_scale=True,
                    **({} if show_progress is None else {'disable': not show_progress}))
     for start in range(0, len(frame), chunk):
@@ -87,7 +90,7 @@ def score_frame(frame:pd.DataFrame, # students, raw or clean
             part[f'reason_{k + 1}_value'] = shown
             part[f'reason_{k + 1}_direction'] = np.where(contribution > 0, 'raises', 'lowers')
             part[f'reason_{k + 1}_contribution'] = contribution
-            part[f'reason_{k + 1}_text'] = [reason_text(n, v, c) for n, v, c in zip(names, shown, contribution)]
+            part[f'reason_{k + 1}_text'] = [sentence(n, v, up) for n, v, up in zip(names, shown, contribution > 0)]
         parts.append(pd.DataFrame(part))
         bar.update(len(rows))
     bar.close()
