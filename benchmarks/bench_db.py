@@ -20,6 +20,7 @@ import psutil
 import psycopg2
 
 from estudiapp_core import db, queries
+import estudiapp_core.load as load_module
 from estudiapp_core.load import load_clean, load_predictions, refresh_views
 from estudiapp_core.bundle import risk_band
 from estudiapp_core.pg import SMALL_SERVER, TemporaryPostgres, installed_postgres
@@ -131,10 +132,12 @@ def bench_server(spec:str, clean:pd.DataFrame, predictions:pd.DataFrame, card:di
             with Timer(postmaster) as scored: loaded = load_predictions(pg.url, predictions, card, refresh=False)
             print(f"load {loaded['written']:,} predictions: {scored}")
         load_peak = memory.peak_mb
-        with PeakMemory(postmaster, shared_mb) as memory:
+        with Timer(postmaster) as filled: refresh_views(pg.url)  # loaded without refreshing: every view still empty
+        print(f'refresh all views, first (empty: rebuilt plainly): {filled}')
+        with PeakMemory(postmaster, shared_mb) as memory:  # the goal: views full, readers never blocked
             with Timer(postmaster) as refresh: timings = refresh_views(pg.url)
-        print(f'refresh all views concurrently: {refresh}   goal <= 20 s')
-        for view, seconds in timings.items(): print(f'  {view:<22} {seconds:6.2f} s')
+        print(f'refresh all views concurrently (full, {load_module.REFRESH_WORKERS} connections): {refresh}   goal <= 20 s')
+        for view, seconds in timings.items(): print(f'  {view:<26} {seconds:6.2f} s')
         print(f'server peak memory (private + shared_buffers): load {load_peak:,.0f} MB, refresh {memory.peak_mb:,.0f} MB')
 
         period = 20195
