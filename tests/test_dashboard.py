@@ -87,34 +87,40 @@ def _database(url:str, query:str, params=())->list[tuple]:
 
 
 CARDS_QUERY = """
-SELECT count(*), avg(r.punt_global), max(r.punt_global), min(r.punt_global)
-FROM estudiapp.published_result r JOIN estudiapp.department d ON d.code = r.estu_cod_reside_depto
-WHERE r.periodo / 10 BETWEEN %s AND %s
+SELECT count(*), avg(punt_global), max(punt_global), min(punt_global)
+FROM estudiapp.published_result
+WHERE periodo / 10 BETWEEN %s AND %s
 """
 MAP_QUERY = """
 SELECT d.code, d.name, count(*), avg(r.punt_global)
 FROM estudiapp.published_result r JOIN estudiapp.department d ON d.code = r.estu_cod_reside_depto
 GROUP BY d.code, d.name
 """
+TITLE = re.compile(r'(.+): mean ([\d.]+), ([\d,]+) students(?:, ([\d.]+) homicides per 100,000)?')
 
 
 def _number(text:str)->float: return float(text.replace(',', ''))
 
 
 def _check_cards(driver, database:str, first:int, last:int):
-    "The cards the page shows are the database's numbers for the years first-last"
+    "The cards the page shows are `/v1/stats/summary`'s answer for the years first-last, and agree with the results"
+    from estudiapp_core.dashboard import CARDS
+    from estudiapp_core.queries import summary
     years = str(first) if first == last else f'{first}-{last}'
     _wait_for(driver, f'#cards[data-years="{years}"]')
-    shown = {key: _number(_wait_for(driver, f'#card-{key} .value').text)
-             for key in ('students', 'mean_score', 'max_score', 'min_score', 'homicide_rate')}
+    shown = {key: _wait_for(driver, f'#card-{key} .value').text for key, _, _ in CARDS}
+    answer, = summary(database, year_from=first, year_to=last)
+    assert shown == {key: form.format(answer[key]) for key, _, form in CARDS}, (shown, answer)
     students, mean, best, worst = _database(database, CARDS_QUERY, (first, last))[0]
-    assert (shown['students'], shown['max_score'], shown['min_score']) == (students, best, worst)
-    assert abs(shown['mean_score'] - float(mean)) <= 0.1  # the view rounds each period's mean to a tenth
-    assert shown['homicide_rate'] > 0
+    assert (answer['students'], answer['max_score'], answer['min_score']) == (students, best, worst)
+    assert abs(answer['mean_score'] - float(mean)) <= 0.0501  # the exact mean, rounded to a tenth
+    assert answer['homicide_rate'] > 0
 
 
 def test_dashboard_in_a_browser(dashboard, browser, stats_database, serving_store):
     "Map and cards carry the database's numbers, a range of years redraws them, Try it answers as /v1/predict"
+    from estudiapp_core.dashboard import RANKING
+    from estudiapp_core.queries import institution_ranking, summary
     browser.get(dashboard)
     years = [y for (y,) in _database(stats_database, 'SELECT DISTINCT periodo / 10 FROM estudiapp.published_result ORDER BY 1')]
     assert len(years) >= 2, 'the test database needs two exam years'
@@ -124,10 +130,20 @@ def test_dashboard_in_a_browser(dashboard, browser, stats_database, serving_stor
     for code, name, students, mean in _database(stats_database, MAP_QUERY):
         if code == '99999': continue  # students abroad: in the cards, not on the map
         title = _wait_for(browser, f'g#department-{code} > title').get_attribute('textContent')
-        found = re.fullmatch(r'(.+): mean ([\d.]+), ([\d,]+) students', title)
-        assert found and found[1] == name and _number(found[3]) == students, title
-        assert abs(float(found[2]) - float(mean)) <= 0.1, (title, mean)
-    assert _wait_for(browser, '#institutions tr td')
+        found = TITLE.fullmatch(title)
+        answer, = summary(stats_database, year_from=years[0], year_to=years[-1], department=code)
+        assert found and found[1] == name and _number(found[3]) == students == answer['students'], title
+        assert (found[2], found[4]) == (f"{answer['mean_score']:.1f}", f"{answer['homicide_rate']:.1f}"), (title, answer)
+        assert abs(answer['mean_score'] - float(mean)) <= 0.0501, (title, mean)
+
+    # the top institutions, as /v1/stats/institution-ranking ranks them
+    table = _wait_for(browser, '#institutions')
+    _wait_for(browser, '#institutions tr td')
+    shown = [[td.get_attribute('textContent') for td in tr.find_elements('css selector', 'td')]
+             for tr in table.find_elements('css selector', 'tr')[1:]]
+    ranking = institution_ranking(stats_database, year_from=years[0], year_to=years[-1], **RANKING)
+    assert ranking and [row[1:5] for row in shown] == [
+        [r['institution'], r['department'], f"{r['students']:,}", f"{r['mean_score']:.1f}"] for r in ranking], shown
 
     # the upper end of the range, one year down with the keyboard: the cards are those of the shorter range
     from selenium.webdriver.common.keys import Keys
