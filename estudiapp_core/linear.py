@@ -8,6 +8,8 @@ __all__ = ['SCORE_RANGE', 'regression_metrics', 'LinearScoreModel', 'fit_linear'
            'plot_coefficients']
 
 # %% ../nbs/20_linear.ipynb #53ded8b3
+from .config import passive_openmp
+passive_openmp()  # before scikit-learn or XGBoost loads OpenMP
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin

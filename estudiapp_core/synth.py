@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from scipy.special import ndtr, ndtri
 
+from .config import passive_openmp
 from .core import BadInput, atomic_output, progress
 from .schema import (BIRTH_DATE_FORMAT, BOOKS_AT_HOME, DAILY_INTERNET, DAILY_READING, DEPARTMENTS,
                                    ENGLISH_LEVEL, FULL_LAYOUT, GENDER, HOURS_WORKED, INSTITUTION_CHARACTER,
@@ -972,6 +973,7 @@ def _low_and_threshold(frame:pd.DataFrame):
 def oracle_metrics(clean:pd.DataFrame, # students with background, PUNT_GLOBAL (and PERCENTIL_GLOBAL, PERIODO)
                   )->dict: # {'r2': ..., 'auc': ...}
     "Best achievable R² of PUNT_GLOBAL and ROC-AUC of the low-score label, from the generator's own truth"
+    passive_openmp()  # before scikit-learn loads OpenMP
     from sklearn.metrics import roc_auc_score
     if 'PUNT_GLOBAL' not in clean.columns: raise BadInput('oracle_metrics needs PUNT_GLOBAL')
     score = pd.to_numeric(clean['PUNT_GLOBAL'].astype('string'), errors='coerce').to_numpy(float)
