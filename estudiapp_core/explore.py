@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
+from .bundle import feature_words
 from .core import DPI, atomic_output
 from .schema import COLUMNS, MODULE_SCORES
 
@@ -27,11 +28,10 @@ def _figure(width:float, height:float, **subplots)->tuple:
     return fig, fig.subplots(**subplots)
 
 def _label(column:str)->str:
-    "Readable name of a column: the score's name, else the schema's description"
+    "Readable name of a column: the score's name, else the schema's description, else the bundle's words"
     if column in SCORE_LABELS: return SCORE_LABELS[column]
     if column in COLUMNS: return COLUMNS[column].description
-    return {'FAMI_EDUCACION_MAX': "parents' highest education", 'TUITION_BAND': 'tuition band',
-            'INST_BUCKET': 'institution'}.get(column, column)
+    return feature_words(column)  # the derived columns' words, as the reasons and SHAP figures say them
 
 # %% ../nbs/05_explore.ipynb #8f96aea7
 def _periods(clean:pd.DataFrame, min_students:int)->tuple[list, list]:
