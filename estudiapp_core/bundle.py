@@ -15,6 +15,7 @@ import importlib.util, json, math, re, sys, threading, types
 from typing import NamedTuple
 import numpy as np
 from fastcore.basics import patch
+from .config import passive_openmp
 from .core import BadInput
 from .schema import (AGE_BOUNDS, COLUMNS, DANE_CODE_WIDTH, DERIVED, DERIVED_LABELS, PARENT_EDUCATION, REFERENCE_GROUP_OF_NUCLEO,
                                    SPELLINGS, TUITION_BAND_OF, TUITION_BANDS, YES_NO, age_on_new_year, birth_date,
@@ -326,6 +327,7 @@ def _scipy_missing()->bool:
 def _import_xgboost():
     "The xgboost module, imported without its scikit-learn integration unless scikit-learn is already loaded"
     if 'xgboost' not in sys.modules:
+        passive_openmp()  # before XGBoost loads OpenMP, as every module that imports it
         if _scipy_missing(): sys.modules.update(_scipy_stand_in())  # the Lambda bundle: see above
         if 'sklearn' not in sys.modules:
             sys.modules['sklearn'] = None  # makes xgboost's optional `import sklearn` fail, as if it were not installed

@@ -20,7 +20,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, confusion_matrix, log_loss, roc_auc_score
 from .bundle import RISK_BANDS, apply_calibration, risk_band
-from .core import progress
+from .core import DPI, progress
 
 # %% ../nbs/21_classifier.ipynb #ad7dfa22
 def classification_metrics(y_true, # 1 = low score
@@ -181,7 +181,7 @@ def reliability_figure(y_true, probabilities:dict, # label -> predicted P(low) t
                        bins:int=10):
     "Reliability curves (observed vs predicted share of low scores, equal-count bins) with the diagonal"
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=80)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=DPI)
     ax.plot([0, 1], [0, 1], ls=':', c='grey', label='perfectly calibrated')
     for label, p in probabilities.items():
         observed, predicted = calibration_curve(y_true, p, n_bins=bins, strategy='quantile')
@@ -201,7 +201,7 @@ def classifier_report(y_test, probability, base_rate:float, # training share of 
 # %% ../nbs/21_classifier.ipynb #3f815f38
 def plot_roc_pr(y_true, # 1 = low score
                 probabilities:dict, # label -> predicted P(low score); each drawn with its AUC
-                dpi:int=80): # figure resolution
+                dpi:int=DPI): # figure resolution
     "ROC and precision-recall curves of each model beside the naive baseline (a constant probability)"
     from matplotlib.figure import Figure
     from sklearn.metrics import precision_recall_curve, roc_curve
@@ -239,7 +239,7 @@ def decile_table(high, # 1 = high score (above the period's median)
 
 # %% ../nbs/21_classifier.ipynb #8be2a9ef
 def plot_lift(deciles:pd.DataFrame, # output of `decile_table`
-              dpi:int=80): # figure resolution
+              dpi:int=DPI): # figure resolution
     "Lift of each decile of P(high) (observed share of high scores over the overall share), with its mean score"
     from matplotlib.figure import Figure
     fig = Figure(figsize=(7.5, 4), dpi=dpi)

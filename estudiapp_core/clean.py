@@ -51,12 +51,10 @@ def exam_semester(period:pd.Series)->pd.Series: # PERIODO as int
 # %% ../nbs/02_clean.ipynb #e1c2b1e8
 def age_at_exam(birth_date:pd.Series, # ESTU_FECHANACIMIENTO (datetime)
                 year:pd.Series, # EXAM_YEAR
-                youngest:int=AGE_BOUNDS[0], # Smaller ages are typing errors
-                oldest:int=AGE_BOUNDS[1], # Larger ages are typing errors
-               )->pd.Series: # Float age; NaN when unknown or implausible
+               )->pd.Series: # Float age; NaN when unknown or outside `schema.AGE_BOUNDS`
     "Whole years of age on 1 January of the exam year (`schema.age_on_new_year`)"
     age = age_on_new_year(year, birth_date.dt.year, birth_date.dt.month, birth_date.dt.day).astype('float64')
-    return age.where(age.between(youngest, oldest))
+    return age.where(age.between(*AGE_BOUNDS))
 
 # %% ../nbs/02_clean.ipynb #c43eb694
 def global_score(scores:pd.DataFrame, # The MOD_*_PUNT columns

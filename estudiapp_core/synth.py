@@ -19,8 +19,8 @@ __all__ = ['RAW_COLUMNS', 'ASKED_UNTIL_2018', 'LAST_YEAR_ASKED', 'FULL_COLUMNS',
            'CHARACTER_MIX', 'CHARACTER_SIZE', 'ORIGIN_MIX', 'LEVEL_MIX', 'SCHOOL_NAMES', 'BLOCK_ROWS', 'YES_NO_COLUMNS',
            'FAMILY_COLUMNS', 'PAYMENT_COLUMNS', 'DOCUMENT_TYPES', 'COUNTRIES_ABROAD', 'RESULT_STATUS', 'EPOCH',
            'MAX_ROWS', 'DEFAULT_PERIODS', 'LEVEL_CUTS', 'ENCODINGS', 'WRITE_CHUNK_ROWS', 'synthesize',
-           'expected_global_score', 'oracle_low_score_probability', 'oracle_metrics', 'write_synthetic',
-           'cli_arguments', 'cli_main']
+           'expected_global_score', 'oracle_low_score_probability', 'low_score_and_threshold', 'oracle_metrics',
+           'write_synthetic', 'cli_arguments', 'cli_main']
 
 # %% ../nbs/03_synth.ipynb #aafc2641
 import codecs, time
@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from scipy.special import ndtr, ndtri
 
+from .config import passive_openmp
 from .core import BadInput, atomic_output, progress
 from .schema import (BIRTH_DATE_FORMAT, BOOKS_AT_HOME, DAILY_INTERNET, DAILY_READING, DEPARTMENTS,
                                    ENGLISH_LEVEL, FULL_LAYOUT, GENDER, HOURS_WORKED, INSTITUTION_CHARACTER,
@@ -952,7 +953,8 @@ def oracle_low_score_probability(clean:pd.DataFrame, # students with their backg
     return (1 - WRITING_ZERO)*_sum_at_most(cut, whole, range(5)) + WRITING_ZERO*_sum_at_most(cut, blank_essay, others)
 
 # %% ../nbs/03_synth.ipynb #559bdf51
-def _low_and_threshold(frame:pd.DataFrame):
+def low_score_and_threshold(frame:pd.DataFrame, # students with PUNT_GLOBAL (and PERCENTIL_GLOBAL, PERIODO), raw or clean
+                           )->tuple: # (low: bool per row, threshold: highest PUNT_GLOBAL counted low in the row's period)
     "Low-score label (percentile <= 50 from PERCENTIL_GLOBAL, else within the period) and each row's period threshold"
     score = pd.to_numeric(frame['PUNT_GLOBAL'].astype('string'), errors='coerce').to_numpy(float)
     period = frame['PERIODO'].astype('string').to_numpy() if 'PERIODO' in frame.columns else np.zeros(len(frame))
@@ -972,6 +974,7 @@ def _low_and_threshold(frame:pd.DataFrame):
 def oracle_metrics(clean:pd.DataFrame, # students with background, PUNT_GLOBAL (and PERCENTIL_GLOBAL, PERIODO)
                   )->dict: # {'r2': ..., 'auc': ...}
     "Best achievable R² of PUNT_GLOBAL and ROC-AUC of the low-score label, from the generator's own truth"
+    passive_openmp()  # before scikit-learn loads OpenMP
     from sklearn.metrics import roc_auc_score
     if 'PUNT_GLOBAL' not in clean.columns: raise BadInput('oracle_metrics needs PUNT_GLOBAL')
     score = pd.to_numeric(clean['PUNT_GLOBAL'].astype('string'), errors='coerce').to_numpy(float)
@@ -979,7 +982,7 @@ def oracle_metrics(clean:pd.DataFrame, # students with background, PUNT_GLOBAL (
     if ok.sum() < 2: raise BadInput('oracle_metrics needs at least two students with a global score')
     expected = expected_global_score(clean)[ok]
     r2 = 1 - ((score[ok] - expected)**2).sum()/((score[ok] - score[ok].mean())**2).sum()
-    low, threshold = _low_and_threshold(clean)
+    low, threshold = low_score_and_threshold(clean)
     auc = roc_auc_score(low[ok], oracle_low_score_probability(clean, threshold)[ok]) if 0 < low[ok].sum() < ok.sum() else float('nan')
     return {'r2': float(r2), 'auc': float(auc)}
 

@@ -164,3 +164,20 @@ def test_analysis_figures_are_in_the_site(site):
         images = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)
         assert len(images) >= least, (page, len(images))
         for src in images: assert (site/src).read_bytes()[:4] == b'\x89PNG', (page, src)
+
+
+def _layer_table_modules(index:Path)->set[str]:
+    "Modules named in the module column of index.ipynb's 'What is inside' table"
+    cells = json.loads(index.read_text())['cells']
+    table = next(''.join(c['source']) for c in cells if ''.join(c['source']).startswith('## What is inside'))
+    rows = [row.split('|') for row in table.splitlines() if row.startswith('| ') and not row.startswith('| layer ')]
+    return {m for row in rows for m in re.findall(r'`(\w+)`', row[3])}
+
+
+@pytest.mark.skipif(not (ROOT/'nbs'/'index.ipynb').exists(), reason='needs the project notebooks')
+def test_layer_table_names_every_module():
+    "The README's layer table names the module of every notebook: a new one cannot be left out"
+    exported = {m for nb in (ROOT/'nbs').glob('[0-9]*.ipynb')
+                for m in re.findall(r'#\| default_exp (\w+)', nb.read_text())}
+    assert {'config', 'context', 'cli'} <= exported
+    assert sorted(exported - _layer_table_modules(ROOT/'nbs'/'index.ipynb')) == []
