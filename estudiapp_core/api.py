@@ -293,7 +293,7 @@ def _stats_routes(app:FastAPI):
              summary='Institutions over a range')
     def institution_ranking(request:Request, period:Period=None, year_from:YearFrom=None, year_to:YearTo=None,
                             department:Department=None,
-                            min_students:Annotated[int, Query(ge=10, le=1_000_000, description='fewest students in the range')]=30,
+                            min_students:Annotated[int, Query(ge=10, le=1_000_000, description='fewest students in the range, counting only its periods of 10 or more')]=30,
                             limit:Annotated[int, Query(ge=1, le=1000)]=20):
         "Institutions by mean global score over a range: name, department, students, mean and the years covered"
         return stats(request, 'ranking', period=period, year_from=year_from, year_to=year_to, department=department,

@@ -244,6 +244,7 @@ JOIN estudiapp.institution i ON i.code = t.institution_code
 LEFT JOIN estudiapp.institution_department w ON w.institution_code = t.institution_code
 LEFT JOIN estudiapp.department d ON d.code = w.department_code
 WHERE {chosen} AND (%(department)s::text IS NULL OR w.department_code = %(department)s)
+  AND t.students >= %(floor)s  -- a smaller period would be given away by the published ones
 GROUP BY t.institution_code, i.name, d.code, d.name
 HAVING sum(t.students) >= %(min_students)s
 ORDER BY mean_score DESC, students DESC, t.institution_code
@@ -260,7 +261,7 @@ def institution_ranking(db=None, # Database
     "Institutions by mean global score over a range: name, department, students, mean and the years covered"
     return _rows(db, _INSTITUTION_RANKING, dict(check_years(period, year_from, year_to), department=check_department(department),
                                                 min_students=check_int('min_students', min_students, MIN_INSTITUTION_STUDENTS, 1_000_000),
-                                                limit=check_int('limit', limit, 1, 1000)))
+                                                limit=check_int('limit', limit, 1, 1000), floor=MIN_INSTITUTION_STUDENTS))
 
 # %% ../nbs/53_queries.ipynb #5adcb652
 _DEPARTMENT_FACTORS = """
