@@ -498,6 +498,7 @@ ORDER BY pg_total_relation_size(format('%%I.%%I', schemaname, matviewname)::regc
         views = [v for (v,) in cur.fetchall()]
         conn.commit()
     if hasattr(db, 'cursor'): workers = 1  # an open connection runs one statement at a time
+    if db is None: db = database_url()  # once, here: starting the embedded server is not safe from several threads
     with ThreadPoolExecutor(max(1, workers)) as pool:
         seconds = dict(zip(views, pool.map(lambda view: _refresh_view(db, view, concurrently), views)))
     return dict(sorted(seconds.items()))
