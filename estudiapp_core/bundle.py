@@ -670,6 +670,7 @@ def validate_student(student:dict):
                 raise BadInput(f'{name}: {given!r} is not one of the schema\'s labels ({", ".join(labels[:6])}'
                                f'{", ..." if len(labels) > 6 else ""})')
         elif name in DERIVED_NUMBERS or (column is not None and column.kind in ('score', 'percentile', 'number')):
+            if isinstance(value, bool): raise BadInput(f'{name}: {given!r} is not a number')  # JSON false is an int to Python
             try: number = float(value)
             except (TypeError, ValueError): raise BadInput(f'{name}: {given!r} is not a number') from None
             low, high = (column.low, column.high) if column is not None else DERIVED_NUMBERS[name]

@@ -31,7 +31,7 @@ def _cleaner(column:str):
     "Before-validator of one field: trim, blank to missing, numbers to text, known misspellings repaired"
     repairs = REPAIRS.get(column, {})
     def clean(value):
-        if isinstance(value, bool): return value  # rejected by the string type, not turned into 'True'
+        if isinstance(value, bool): raise ValueError('true or false is not an answer')  # nor 0.0 to a number field
         if isinstance(value, int): return str(value)
         if isinstance(value, float) and math.isfinite(value): return str(int(value)) if value.is_integer() else str(value)
         if isinstance(value, str):

@@ -9,7 +9,7 @@ warnings.filterwarnings('ignore', message='.*httpx.*')  # starlette's TestClient
 from fastapi.testclient import TestClient
 from estudiapp_core.api import create_app, openapi_document, openapi_text
 from estudiapp_core.config import get_settings
-from estudiapp_core.serving import MAX_BATCH, Serving, frame_json
+from estudiapp_core.serving import EXAMPLE_STUDENT, MAX_BATCH, Serving, frame_json
 from estudiapp_core.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +164,8 @@ BAD = [  # (method, path, body bytes or JSON, content type, status, fields named
     ('post', '/v1/predict', {'INST_NOMBRE_INSTITUCION': 'UNIVERSIDAD\x00'}, None, 422, ['INST_NOMBRE_INSTITUCION']),
     ('post', '/v1/predict', [{}, {'ESTU_PRGM_ACADEMICO': 'DERECHO\x85'}], None, 422, ['[1].ESTU_PRGM_ACADEMICO']),
     ('post', '/v1/predict', {'PERIODO\x00': '20195'}, None, 422, ['body']),
+    ('post', '/v1/predict', {**EXAMPLE_STUDENT, 'CONTEXT_RATE': False}, None, 422, ['CONTEXT_RATE']),  # make fuzz: a 200
+    ('post', '/v1/predict', {**EXAMPLE_STUDENT, 'MOD_INGLES_PUNT': True}, None, 422, ['MOD_INGLES_PUNT']),
     ('post', '/v1/predict', b'{"MOD_INGLES_PUNT": NaN}', 'application/json', 422, ['MOD_INGLES_PUNT']),
     ('post', '/v1/predict', b'{"MOD_INGLES_PUNT": Infinity}', 'application/json', 422, ['MOD_INGLES_PUNT']),
     ('post', '/v1/predict', b'{"MOD_INGLES_PUNT": 1e400}', 'application/json', 422, ['MOD_INGLES_PUNT']),

@@ -296,3 +296,22 @@ def test_batch_scoring_of_files_keeps_blank_answers(synthetic_store, test_studen
     blank_score = np.array([a['predicted_score'] for a in bundle.predict(rows, top_k=0)])
     assert np.abs(blank_score - np.array([a['predicted_score'] for a in unknown])).max() > 1e-3
     assert np.abs(scored['predicted_score'].to_numpy() - blank_score).max() <= 1e-6
+
+
+SUCRE = REAL.with_name('saberpro_2019_sucre_full_layout.csv')
+
+
+@pytest.mark.skipif(not SUCRE.exists(), reason='real full-layout sample not available')
+def test_decision_patterns_equal_xgboost_on_real_students(tmp_path):
+    "On a real file's students (blanks, repaired values, the model the search picked), TreeSHAP by decision patterns is XGBoost's"
+    import xgboost
+    from estudiapp_core.bundle import PATTERN_MIN_ROWS
+    run = run_pipeline(data=[SUCRE], store=tmp_path/'artifacts', split='random', show_progress=False)
+    bundle = load_bundle(tmp_path/'artifacts')
+    inputs = [name for name in bundle.featurizer.inputs if name in run.clean]
+    X, _ = bundle.featurizer.featurize_columns(
+        {name: run.clean[name].astype(object).where(run.clean[name].notna(), None).tolist() for name in inputs}, len(run.clean))
+    assert len(X) >= PATTERN_MIN_ROWS  # enough students for the patterns (the featurizer imputes: no value is missing here)
+    by_patterns = bundle.contributions(X)
+    assert bundle._patterns is not None and sum(len(t.values) for t in bundle._patterns.trees) < len(X) * len(bundle._patterns.trees) / 10
+    np.testing.assert_array_equal(by_patterns, bundle.booster.predict(xgboost.DMatrix(X), pred_contribs=True))
