@@ -340,12 +340,13 @@ def load_database(run:Run, # a published run, with its clean table
                   database:str|None=None, # PostgreSQL URL; None: DATABASE_URL, else the embedded server
                   show_progress:bool|None=None)->dict: # what was loaded, and where
     "Score the run's students with the published bundle while their results load, then load predictions and model card"
+    import os
     from concurrent.futures import ThreadPoolExecutor
     from estudiapp_core.bundle import load_bundle
     from estudiapp_core.scoring import score_frame
     from estudiapp_core.load import conform_predictions, load_run
     from estudiapp_core.pg import database_url, safe_url
-    bundle = load_bundle(store)
+    bundle = load_bundle(store, nthread=os.cpu_count() or 1)  # for XGBoost's own TreeSHAP, where decision patterns do not apply
     def scored(): return conform_predictions(score_frame(run.clean, bundle, show_progress=show_progress), bundle.model_version)
     with ThreadPoolExecutor(1) as scorer:  # the server writes the results while this process scores: two cores busy
         predictions = scorer.submit(scored)
