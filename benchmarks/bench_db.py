@@ -172,6 +172,10 @@ def bench_server(spec:str, clean:pd.DataFrame, predictions:pd.DataFrame, card:di
                 _, p95_new = p95_ms(lambda: call(pg.url), times=50)
                 worst = max(worst, p95)
                 print(f'  {label:<26} {rows:4} rows  median {median:5.1f} ms  p95 {p95:5.1f} ms   (new connection p95 {p95_new:5.1f} ms)')
+        with Timer(postmaster) as rerun:  # a new model run re-scores everyone: only the views that read predictions go stale
+            second = load_predictions(pg.url, predictions, {**card, 'model_version': card['model_version'] + '-next'})
+        print(f"a new model run's {second['written']:,} predictions, loaded and the views it changed refreshed "
+              f"({', '.join(second['refreshed'])}): {rerun}")
     return dict(server=f'{name} (PostgreSQL {version})', load=load.wall, again=again.wall, predictions=scored.wall,
                 refresh=refresh.wall, peak_mb=max(load_peak, memory.peak_mb), worst_p95=worst)
 

@@ -475,27 +475,61 @@ def _load_predictions(conn, predictions, model_card:dict)->dict:
 # %% ../nbs/52_load.ipynb #8a162cce
 REFRESH_WORKERS = 2  # views refreshed side by side, each on its own connection (a refresh is one query on one server core)
 
+# Each materialized view and the tables it reads, directly or through plain views (the catalog's rewrite rules)
+_VIEW_TABLES = """
+WITH RECURSIVE reads(view, relation) AS (
+    SELECT r.ev_class, d.refobjid FROM pg_rewrite r
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+    WHERE r.ev_class IN (SELECT oid FROM pg_class WHERE relkind = 'm' AND relnamespace = 'estudiapp'::regnamespace)
+      AND d.refobjid <> r.ev_class
+  UNION
+    SELECT reads.view, d.refobjid FROM reads
+    JOIN pg_class c ON c.oid = reads.relation AND c.relkind = 'v'
+    JOIN pg_rewrite r ON r.ev_class = c.oid
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+    WHERE d.refobjid <> c.oid
+)
+SELECT reads.view::regclass AS view, reads.relation AS relation FROM reads
+"""
+_MARK_STALE = f"""
+INSERT INTO estudiapp.stale_view (view_name)
+SELECT DISTINCT (SELECT relname FROM pg_class WHERE oid = t.view) FROM ({_VIEW_TABLES}) t
+JOIN pg_stat_xact_user_tables s ON s.relid = t.relation AND s.n_tup_ins + s.n_tup_upd + s.n_tup_del > 0
+ON CONFLICT (view_name) DO UPDATE SET marked_at = now()
+"""
+_REFRESH_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtext('estudiapp load'))"  # `_LOAD_LOCK`'s, shared: refreshes run side by side
+
+def _mark_stale(cur):
+    "Mark the views that read a table the open transaction changed, in that transaction"
+    cur.execute(_MARK_STALE)
+
 def _refresh_view(db, view:str, concurrently:bool)->float: # seconds
-    "Refresh one view in its own transaction: concurrently unless it is still empty"
+    "Refresh one view in its own transaction (concurrently unless it is still empty) and clear its mark"
     with connect(db) as conn, conn.cursor() as cur:
         start = time.perf_counter()
+        cur.execute(_REFRESH_LOCK)
         name = sql.SQL('{}.{}').format(sql.Identifier(SCHEMA), sql.Identifier(view))
         if concurrently:  # an empty view (the first load) has nothing readers could lose: a plain rebuild is faster
             cur.execute(sql.SQL('SELECT EXISTS (SELECT FROM {})').format(name))
             concurrently = cur.fetchone()[0]
         cur.execute(sql.SQL('REFRESH MATERIALIZED VIEW {} {}').format(sql.SQL('CONCURRENTLY' if concurrently else ''), name))
+        cur.execute('DELETE FROM estudiapp.stale_view WHERE view_name = %s', (view,))
         conn.commit()
     return time.perf_counter() - start
 
 def refresh_views(db=None, # Database (URL, engine, connection or None)
                   concurrently:bool=True, # False: rebuild every view plainly (readers wait)
-                  workers:int=REFRESH_WORKERS)->dict[str, float]: # Seconds per materialized view
-    "Refresh every dashboard view, the largest first, `workers` at a time; concurrently by default, so readers keep reading"
+                  workers:int=REFRESH_WORKERS, # views refreshed at a time
+                  stale_only:bool=False)->dict[str, float]: # True: only the views a load marked stale
+    "Refresh the dashboard views, the largest first, `workers` at a time; concurrently by default, so readers keep reading"
     from concurrent.futures import ThreadPoolExecutor
-    with connect(db) as conn, conn.cursor() as cur:
-        cur.execute("""SELECT matviewname FROM pg_matviews WHERE schemaname = %s
-ORDER BY pg_total_relation_size(format('%%I.%%I', schemaname, matviewname)::regclass) DESC, matviewname""", (SCHEMA,))
-        views = [v for (v,) in cur.fetchall()]
+    with connect(db) as conn:
+        ensure_schema(conn)  # `stale_view` included
+        with conn.cursor() as cur:
+            cur.execute("""SELECT v.matviewname FROM pg_matviews v LEFT JOIN estudiapp.stale_view s ON s.view_name = v.matviewname
+WHERE v.schemaname = %s AND (s.view_name IS NOT NULL OR NOT %s)
+ORDER BY pg_total_relation_size(format('%%I.%%I', v.schemaname, v.matviewname)::regclass) DESC, v.matviewname""", (SCHEMA, stale_only))
+            views = [v for (v,) in cur.fetchall()]
         conn.commit()
     if hasattr(db, 'cursor'): workers = 1  # an open connection runs one statement at a time
     if db is None: db = database_url()  # once, here: starting the embedded server is not safe from several threads
@@ -505,18 +539,21 @@ ORDER BY pg_total_relation_size(format('%%I.%%I', schemaname, matviewname)::regc
 
 # %% ../nbs/52_load.ipynb #beeeb0be
 def _in_transaction(db, work, refresh:bool)->dict:
-    "Run `work(conn)` in one transaction (rolled back on any error), then refresh the views"
+    "Run `work(conn)` in one transaction (rolled back on any error), marking the views it made stale; then refresh those"
     with connect(db) as conn:
         ensure_schema(conn)
         start = time.perf_counter()
         try:
             report = work(conn)
+            with conn.cursor() as cur: _mark_stale(cur)
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
         report['seconds'] = round(time.perf_counter() - start, 2)
-        if refresh: report['refresh_seconds'] = round(sum(refresh_views(db).values()), 2)  # summed over the workers
+        if refresh:
+            refreshed = refresh_views(db, stale_only=True)
+            report.update(refreshed=sorted(refreshed), refresh_seconds=round(sum(refreshed.values()), 2))  # summed over the workers
     return report
 
 def load_clean(db, # Database (URL, engine, connection or None for the configured one)
@@ -629,7 +666,8 @@ def action_main(args)->int:
         if 'predictions' in report:
             p = report['predictions']
             print(f"{args.predictions}: model {p['model_version']}, {p['rows']:,} predictions, {p['written']:,} written")
-        print(f"loaded in {report['seconds']} s" + (f", views refreshed in {report['refresh_seconds']} s" if 'refresh_seconds' in report else ''))
+        print(f"loaded in {report['seconds']} s" + (f", {len(report['refreshed'])} views it changed refreshed in {report['refresh_seconds']} s"
+                                                     if 'refreshed' in report else ''))
     elif args.action == 'refresh':
         for view, seconds in refresh_views(url).items(): print(f'{view:<22} {seconds:6.2f} s')
     return 0

@@ -97,7 +97,7 @@ def shared(pg_server, clean):
 def test_schema_applies_to_empty_database_and_again_to_a_loaded_one(pg_database, clean):
     files = db.apply_schema(pg_database)
     assert files == ['000_schema.sql', '010_reference.sql', '020_results.sql', '030_models.sql', '040_context.sql',
-                     '050_full_layout.sql', '900_views.sql', '910_legacy_views.sql']
+                     '050_full_layout.sql', '060_view_state.sql', '900_views.sql', '910_legacy_views.sql']
     load.load_run(pg_database, clean, make_predictions(clean), CARD)
     before = snapshot(pg_database)
     assert db.apply_schema(pg_database) == files  # views dropped and rebuilt, tables kept
