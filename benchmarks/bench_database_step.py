@@ -21,7 +21,7 @@ def measure(folder:Path):
     from estudiapp_core.store import open_store
     from estudiapp_core.pg import TemporaryPostgres
     from estudiapp_core.pipeline import load_database, run_pipeline
-    from estudiapp_core.scoring import _column
+    from estudiapp_core.scoring import features_of
     run = run_pipeline(rows=ROWS, seed=SEED, store=folder/'artifacts', show_progress=False)
     # a second model run of the same students, as `make demo` run twice makes: the same artifacts under another version
     card = {**run.model_card, 'model_version': run.model_card['model_version'] + '-again'}
@@ -43,8 +43,7 @@ def measure(folder:Path):
         print(f'  {name:<16}{seconds:6.1f} s (goal <= 15; issue: 42 s, before: 34.8 s): load with scoring {load:.1f} s, '
               f'views {refresh:.1f} s summed over the refresh connections')
     bundle = load_bundle(folder/'artifacts', nthread=os.cpu_count() or 1)
-    columns = {name: _column(run.clean[name]) for name in bundle.featurizer.inputs if name in run.clean}
-    X, _ = bundle.featurizer.featurize_columns(columns, len(run.clean))
+    X, _ = features_of(run.clean, bundle)
     start = time.perf_counter(); patterns = bundle.contributions(X); by_patterns = time.perf_counter() - start
     start = time.perf_counter(); patterns_again = bundle.contributions(X); warm = time.perf_counter() - start
     start = time.perf_counter()

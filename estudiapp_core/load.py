@@ -489,11 +489,11 @@ WITH RECURSIVE reads(view, relation) AS (
     JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
     WHERE d.refobjid <> c.oid
 )
-SELECT reads.view::regclass AS view, reads.relation AS relation FROM reads
+SELECT v.relname AS view, reads.relation FROM reads JOIN pg_class v ON v.oid = reads.view
 """
 _MARK_STALE = f"""
 INSERT INTO estudiapp.stale_view (view_name)
-SELECT DISTINCT (SELECT relname FROM pg_class WHERE oid = t.view) FROM ({_VIEW_TABLES}) t
+SELECT DISTINCT t.view FROM ({_VIEW_TABLES}) t
 JOIN pg_stat_xact_user_tables s ON s.relid = t.relation AND s.n_tup_ins + s.n_tup_upd + s.n_tup_del > 0
 ON CONFLICT (view_name) DO UPDATE SET marked_at = now()
 """

@@ -12,7 +12,7 @@ from estudiapp_core.ingest import ingest_frame
 from estudiapp_core.pipeline import run_pipeline
 from estudiapp_core.schema import COLUMNS
 from estudiapp_core.store import TamperedArtifact, open_store
-from estudiapp_core.scoring import check_students, score_frame
+from estudiapp_core.scoring import check_students, features_of, score_frame
 from estudiapp_core.synth import synthesize
 from conftest import raw_students
 
@@ -308,9 +308,7 @@ def test_decision_patterns_equal_xgboost_on_real_students(tmp_path):
     from estudiapp_core.bundle import PATTERN_MIN_ROWS
     run = run_pipeline(data=[SUCRE], store=tmp_path/'artifacts', split='random', show_progress=False)
     bundle = load_bundle(tmp_path/'artifacts')
-    inputs = [name for name in bundle.featurizer.inputs if name in run.clean]
-    X, _ = bundle.featurizer.featurize_columns(
-        {name: run.clean[name].astype(object).where(run.clean[name].notna(), None).tolist() for name in inputs}, len(run.clean))
+    X, _ = features_of(run.clean, bundle)
     assert len(X) >= PATTERN_MIN_ROWS  # enough students for the patterns (the featurizer imputes: no value is missing here)
     by_patterns = bundle.contributions(X)
     assert bundle._patterns is not None and sum(len(t.values) for t in bundle._patterns.trees) < len(X) * len(bundle._patterns.trees) / 10
