@@ -533,8 +533,11 @@ ORDER BY pg_total_relation_size(format('%%I.%%I', v.schemaname, v.matviewname)::
         conn.commit()
     if hasattr(db, 'cursor'): workers = 1  # an open connection runs one statement at a time
     if db is None: db = database_url()  # once, here: starting the embedded server is not safe from several threads
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        seconds = dict(zip(views, pool.map(lambda view: _refresh_view(db, view, concurrently), views)))
+    seconds = {}
+    with ThreadPoolExecutor(max(1, workers)) as pool, progress(total=len(views), desc='refresh views', unit=' view') as bar:
+        for view, took in zip(views, pool.map(lambda view: _refresh_view(db, view, concurrently), views)):
+            seconds[view] = took
+            bar.update()
     return dict(sorted(seconds.items()))
 
 # %% ../nbs/52_load.ipynb #beeeb0be
